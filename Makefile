@@ -1,0 +1,35 @@
+# flatstart: the two commands a fresh machine needs are `make verify` and `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch must come first and pinned: the CPU wheel on local disk (an unpinned torch pulls a CUDA build).
+TORCH ?= torch==2.13.0
+
+.PHONY: venv verify test test-all lint bench clean
+
+$(BIN)/flatstart: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e '.[test,distributed]'
+	touch $@
+
+venv: $(BIN)/flatstart
+
+verify: venv  ## the quick report: every claim at the quick budget -> flatstart-report/
+	$(BIN)/flatstart verify --budget quick --out flatstart-report
+
+test: venv  ## the default suite (slow sweeps deselected), lint and layer contracts included
+	$(BIN)/python -m pytest -q -m "not slow" -n 2 -p no:cacheprovider
+
+test-all: venv
+	$(BIN)/python -m pytest -q -n 2
+
+lint: venv
+	$(BIN)/ruff check theory montecarlo validation tests benchmarks
+	$(BIN)/mypy
+
+bench: venv
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) flatstart-report .flatstart-cache *.egg-info
