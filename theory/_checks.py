@@ -58,12 +58,16 @@ def check_int(name: str, value: Any, *, minimum: int = 1, maximum: int | None = 
     >>> check_int("depth", 3)
     3
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        if isinstance(value, numbers.Real) and float(value).is_integer():
-            value = int(value)
-        else:
-            raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    out = int(value)
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer >= {minimum}, got the bool {value!r}")
+    if isinstance(value, numbers.Integral):
+        out = int(value)
+    elif isinstance(value, numbers.Real) and math.isfinite(float(value)) and float(
+        value
+    ).is_integer():
+        out = int(float(value))
+    else:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     if out < minimum or (maximum is not None and out > maximum):
         rng = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
         raise ValueError(f"{name} must be an integer {rng}, got {value!r}")
