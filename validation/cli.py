@@ -1,14 +1,260 @@
-"""The ``flatstart`` command line (placeholder until the validation layer lands)."""
+"""The ``flatstart`` command line.
+
+Subcommands: ``list``, ``show ID``, ``verify [IDS...]``, ``plot ID``, ``calibrate ID``,
+``check-bound FILE``. Exit status: 0 success (for ``verify``: nothing refuted and no error);
+1 when ``verify`` finds a refuted claim or a claim that raised (error), or ``calibrate`` finds
+the false-rejection rate above alpha; 2 for usage errors (unknown id, budget, device, family;
+``cuda`` without a GPU; ``check-bound`` before issue 7). See docs/cli.md.
+"""
 
 from __future__ import annotations
 
+import argparse
+import importlib
+import json
 import sys
+import textwrap
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_FAIL = 1
+EXIT_USAGE = 2
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``flatstart`` console script."""
-    print("flatstart: validation layer under construction")
-    return 0
+class _UsageError(Exception):
+    """A one-line usage error (exit status 2)."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    from validation.claims import BUDGETS, DEVICES, FAMILIES
+
+    p = argparse.ArgumentParser(
+        prog="flatstart",
+        description="Check the theory of randomly initialized deep networks against Monte Carlo.",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    lp = sub.add_parser("list", help="list the claims of the catalogue")
+    lp.add_argument("--family", choices=list(FAMILIES), help="only this family")
+    lp.add_argument("--json", action="store_true", help="print JSON")
+
+    sp = sub.add_parser("show", help="show one claim")
+    sp.add_argument("id")
+    sp.add_argument("--json", action="store_true", help="print JSON")
+
+    def run_opts(q: argparse.ArgumentParser) -> None:
+        """Options shared by verify, plot and calibrate."""
+        q.add_argument("--budget", default="quick", help=f"one of {', '.join(BUDGETS)}")
+        q.add_argument("--device", default="cpu", help=f"one of {', '.join(DEVICES)}")
+        q.add_argument("--seed", type=int, default=0, help="run seed (>= 0)")
+        q.add_argument("--workers", type=int, default=None, help="local worker processes")
+
+    vp = sub.add_parser("verify", help="verify claims and write the report")
+    vp.add_argument("ids", nargs="*", metavar="ID", help="claim ids (default: all)")
+    vp.add_argument("--family", action="append", help="only this family (repeatable)")
+    vp.add_argument("--out", default="flatstart-report", help="report folder")
+    run_opts(vp)
+    vp.add_argument("--scheduler", default=None, help="dask.distributed scheduler address")
+    vp.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    vp.add_argument("--cache-dir", default=None,
+                    help="cache folder (default $FLATSTART_CACHE or .flatstart-cache)")
+    vp.add_argument("--no-holm-across", action="store_true",
+                    help="do not apply Holm across the claims of the run")
+    vp.add_argument("--no-figures", action="store_true", help="skip the figures")
+
+    pp = sub.add_parser("plot", help="verify one claim (cached) and draw its figure")
+    pp.add_argument("id")
+    pp.add_argument("--out", default="flatstart-report", help="folder for figures/")
+    run_opts(pp)
+    pp.add_argument("--no-cache", action="store_true")
+
+    cp = sub.add_parser("calibrate", help="measure the false-rejection rate of a claim")
+    cp.add_argument("id")
+    cp.add_argument("--reps", type=int, default=100)
+    run_opts(cp)
+
+    bp = sub.add_parser("check-bound", help="check a user's bound (arrives with issue 7)")
+    bp.add_argument("file")
+    return p
+
+
+def _progress_printer(enabled: bool) -> Any:
+    if not enabled:
+        return None
+
+    def emit(line: str) -> None:
+        """Overwrite the progress line on stderr."""
+        sys.stderr.write("\r\033[K" + line[:150])
+        sys.stderr.flush()
+
+    return emit
+
+
+def _check_common(args: argparse.Namespace) -> None:
+    from validation.claims import BUDGETS, DEVICES, check_device
+
+    if getattr(args, "budget", "quick") not in BUDGETS:
+        raise _UsageError(f"unknown budget {args.budget!r}; allowed: {', '.join(BUDGETS)}")
+    if getattr(args, "device", "cpu") not in DEVICES:
+        raise _UsageError(f"unknown device {args.device!r}; allowed: {', '.join(DEVICES)}")
+    try:
+        check_device(getattr(args, "device", "cpu"))
+    except ValueError as exc:
+        raise _UsageError(str(exc)) from None
+    if getattr(args, "seed", 0) < 0:
+        raise _UsageError(f"--seed must be >= 0, got {args.seed}")
+    workers = getattr(args, "workers", None)
+    if workers is not None and workers < 1:
+        raise _UsageError(f"--workers must be >= 1, got {workers}")
+
+
+def _known(claim_id: str) -> Any:
+    reg = importlib.import_module("validation.claims")
+
+    try:
+        return reg.get(claim_id)
+    except KeyError:
+        known = ", ".join(reg.ids()) or "(none)"
+        raise _UsageError(f"unknown claim id {claim_id!r}; known ids: {known}") from None
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from validation.claims import catalogue_errors, claims
+
+    items = claims(args.family)
+    if args.json:
+        print(json.dumps(items, indent=2))
+        return EXIT_OK
+    if not items:
+        print("no claims registered")
+    width = max((len(c["id"]) for c in items), default=0)
+    for c in items:
+        print(f"{c['id']:<{width}}  {c['title']}  [{c['source']}]")
+    for module in catalogue_errors():
+        print(f"warning: catalogue module {module} failed to import", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    claim = _known(args.id)
+    info = claim.summary()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return EXIT_OK
+    print(f"{info['id']}: {info['title']}")
+    print(f"family: {info['family']}   kind: {info['kind']}   alpha: {info['alpha']}   "
+          f"version: {info['version']}")
+    print(f"source: {info['source']}")
+    print("statement:\n" + textwrap.indent(textwrap.fill(info["statement"], 90), "  "))
+    if info["latex"]:
+        print(f"latex: {info['latex']}")
+    if info["mutant"]:
+        print(f"mutant: {info['mutant']}")
+    print("grid points: " + ", ".join(f"{b} {n}" for b, n in info["grids"].items()))
+    for b in ("quick",):
+        for params in claim.grid(b):
+            print(f"  {b}: {json.dumps(params, default=str)}")
+    return EXIT_OK
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from validation.claims import FAMILIES, verify_all
+    from validation.report import summary_table, write_report
+
+    _check_common(args)
+    fams = args.family
+    if fams:
+        bad = [f for f in fams if f not in FAMILIES]
+        if bad:
+            raise _UsageError(f"unknown family {bad[0]!r}; allowed: {', '.join(FAMILIES)}")
+    for cid in args.ids:
+        _known(cid)
+    cache: Any = False if args.no_cache else (args.cache_dir or True)
+    progress = _progress_printer(sys.stderr.isatty())
+    reg = importlib.import_module("validation.claims")
+
+    results = verify_all(
+        args.ids or None, args.budget, args.seed, args.device, family=fams, cache=cache,
+        workers=args.workers, scheduler=args.scheduler, holm_across=not args.no_holm_across,
+        progress=progress,
+    )
+    if progress is not None:
+        sys.stderr.write("\r\033[K")
+    records = {r.id: reg.last_records(r.id) for r in results}
+    paths = write_report(results, args.out, records=records, figures=not args.no_figures)
+    print(summary_table(results))
+    print(f"report: {paths['index']}")
+    bad = [r for r in results if r.verdict in ("refuted", "error")]
+    return EXIT_FAIL if bad else EXIT_OK
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    reg = importlib.import_module("validation.claims")
+    from validation.plots import claim_figure, save_figure
+    from validation.report import figure_stem
+
+    _check_common(args)
+    claim = _known(args.id)
+    result = reg.verify(claim.id, args.budget, args.seed, args.device,
+                        cache=not args.no_cache, workers=args.workers)
+    folder = Path(args.out) / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = save_figure(claim_figure(claim, reg.last_records(claim.id), result),
+                        str(folder / figure_stem(claim.id)))
+    print(f"{claim.id}: {result.verdict}; figures: {', '.join(paths)}")
+    return EXIT_OK
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from validation.claims import calibrate
+
+    _check_common(args)
+    claim = _known(args.id)
+    if args.reps < 1:
+        raise _UsageError(f"--reps must be >= 1, got {args.reps}")
+    cal = calibrate(claim.id, reps=args.reps, seed=args.seed, budget=args.budget,
+                    device=args.device, workers=args.workers,
+                    progress=_progress_printer(sys.stderr.isatty()))
+    lo, hi = cal.ci
+    print(f"{cal.claim_id}: {cal.rejections}/{cal.reps} false rejections under the true "
+          f"prediction, rate {cal.rate:.4f} (95% CI {lo:.4f}..{hi:.4f}), alpha {cal.alpha}: "
+          + ("calibrated" if cal.ok else "TOO MANY REJECTIONS"))
+    return EXIT_OK if cal.ok else EXIT_FAIL
+
+
+def _cmd_check_bound(args: argparse.Namespace) -> int:
+    try:
+        from validation import toolkit  # type: ignore[attr-defined]
+    except ImportError:
+        print("flatstart check-bound: arrives with issue 7 (validation.toolkit is not there "
+              "yet)", file=sys.stderr)
+        return EXIT_USAGE
+    return int(toolkit.main_check_bound(args.file))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``flatstart`` console script; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    commands = {
+        "list": _cmd_list, "show": _cmd_show, "verify": _cmd_verify, "plot": _cmd_plot,
+        "calibrate": _cmd_calibrate, "check-bound": _cmd_check_bound,
+    }
+    try:
+        return commands[args.command](args)
+    except _UsageError as exc:
+        print(f"flatstart {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("\ninterrupted; finished grid points are cached (rerun to resume)",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

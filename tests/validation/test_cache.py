@@ -1,0 +1,183 @@
+"""Content-addressed cache: kill-and-resume, misses on any key change, atomic files."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from validation import stats
+from validation.cache import Cache
+from validation.claims import Claim, register, unregister, verify
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CALLS: list[int] = []  # grid indices whose simulate ran
+INTERRUPT_AT: list[float] = []  # mu values at which simulate raises KeyboardInterrupt
+
+GRID = [{"mu": float(m)} for m in range(5)]
+
+
+def predict(params: dict[str, Any]) -> float:
+    return params["mu"]
+
+
+def mutant(params: dict[str, Any]) -> float:
+    return params["mu"] + 1.0
+
+
+def simulate(params: dict[str, Any], seed: int, device: str, budget: str) -> np.ndarray:
+    CALLS.append(int(params["mu"]))
+    if params["mu"] in INTERRUPT_AT:
+        raise KeyboardInterrupt
+    return params["mu"] + np.random.default_rng(seed).standard_normal(200)
+
+
+def check(prediction: float, samples: np.ndarray, alpha: float) -> stats.TestOutcome:
+    return stats.mean_test(samples, prediction, alpha)
+
+
+TOY = Claim(
+    id="DEMO.cache-toy", title="cache toy", family="DEMO", source="derived", statement="toy",
+    predict=predict, simulate=simulate, test=check, mutant=mutant, grids={"quick": GRID},
+)
+
+
+@pytest.fixture()
+def toy():
+    register(TOY)
+    CALLS.clear()
+    INTERRUPT_AT.clear()
+    yield TOY
+    register(TOY)
+    unregister(TOY.id)
+
+
+def test_interrupt_and_resume_recomputes_only_unfinished_points(toy, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    INTERRUPT_AT.append(2.0)
+    with pytest.raises(KeyboardInterrupt):
+        verify(toy.id, seed=0, cache=cache)
+    assert CALLS == [0, 1, 2]
+    assert len(list(cache.glob("*/*.pkl"))) == 2  # the two finished points
+    INTERRUPT_AT.clear()
+    CALLS.clear()
+    r = verify(toy.id, seed=0, cache=cache)
+    assert CALLS == [2, 3, 4], CALLS  # only the unfinished points
+    assert r.details["cached_points"] == 2
+    CALLS.clear()
+    again = verify(toy.id, seed=0, cache=cache)
+    assert CALLS == []  # everything cached
+    assert again.p_value == r.p_value and again.statistic == r.statistic
+    fresh = verify(toy.id, seed=0, cache=False)
+    assert fresh.p_value == r.p_value  # cached results equal recomputed ones
+
+
+def test_any_key_change_misses(toy, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    verify(toy.id, seed=0, cache=cache)
+    CALLS.clear()
+    verify(toy.id, seed=1, cache=cache)
+    assert len(CALLS) == 5, "a new seed must recompute"
+    CALLS.clear()
+    verify(toy.id, seed=0, budget="standard", cache=cache)
+    assert len(CALLS) == 5, "a new budget must recompute"
+    CALLS.clear()
+    register(dataclasses.replace(toy, version="2"))
+    verify(toy.id, seed=0, cache=cache)
+    assert len(CALLS) == 5, "a new claim version must recompute"
+    CALLS.clear()
+    register(dataclasses.replace(toy, version="2", grids={"quick": GRID + [{"mu": 9.0}]}))
+    verify(toy.id, seed=0, cache=cache)
+    assert CALLS == [9], "extending a grid computes only the new point"
+
+
+def test_key_covers_device_alpha_and_params(toy) -> None:
+    from validation.sweeps import point_key
+
+    k = point_key(toy, {"mu": 0.0}, "quick", 0, "cpu")
+    assert k == point_key(toy, {"mu": 0.0}, "quick", 0, "cpu")
+    assert k != point_key(toy, {"mu": 0.0}, "quick", 0, "cuda")
+    assert k != point_key(toy, {"mu": 1.0}, "quick", 0, "cpu")
+    assert k != point_key(dataclasses.replace(toy, alpha=0.05), {"mu": 0.0}, "quick", 0, "cpu")
+
+
+def test_errors_are_not_cached_and_corrupt_files_miss(toy, tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "c")
+    import validation.catalogue._demo  # noqa: F401  (DEMO.broken)
+
+    verify("DEMO.broken", seed=0, cache=cache)
+    assert cache.writes == 1  # only the good point of DEMO.broken
+    verify(toy.id, seed=0, cache=cache)
+    files = list((tmp_path / "c").glob("*/*.pkl"))
+    assert not list((tmp_path / "c").glob("*/.tmp-*")), "temporary files left behind"
+    files[0].write_bytes(b"not a pickle")
+    key = files[0].stem
+    assert cache.get(key) is None and not files[0].exists()
+    # a file whose stored key differs from its name is a miss
+    other = files[1]
+    key2, rec = pickle.loads(other.read_bytes())
+    other.write_bytes(pickle.dumps(("0" * 64, rec)))
+    assert cache.get(key2) is None
+
+
+SCRIPT = textwrap.dedent("""
+    import sys, time, pathlib
+    import numpy as np
+    from validation import stats
+    from validation.claims import Claim, register, verify
+
+    LOG = pathlib.Path(sys.argv[2])
+
+    def predict(p): return p["mu"]
+    def mutant(p): return p["mu"] + 1.0
+    def simulate(p, seed, device, budget):
+        with LOG.open("a") as fh: fh.write(f"{int(p['mu'])}\\n")
+        if p["mu"] == 2.0 and sys.argv[3] == "hang":
+            time.sleep(60)
+        return p["mu"] + np.random.default_rng(seed).standard_normal(100)
+    def check(pr, m, a): return stats.mean_test(m, pr, a)
+
+    register(Claim(id="DEMO.kill-toy", title="t", family="DEMO", source="derived",
+                   statement="s", predict=predict, simulate=simulate, test=check,
+                   mutant=mutant, grids={"quick": [{"mu": float(i)} for i in range(4)]}))
+    r = verify("DEMO.kill-toy", cache=sys.argv[1])
+    print(r.verdict)
+""")
+
+
+def test_killed_subprocess_resumes(tmp_path: Path) -> None:
+    """SIGKILL in the middle of a run, then rerun: finished points are not recomputed."""
+    script = tmp_path / "kill_toy.py"
+    script.write_text(SCRIPT)
+    log = tmp_path / "log.txt"
+    cache = tmp_path / "cache"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, str(script), str(cache), str(log), "hang"],
+                            cwd=tmp_path, env=env)
+    try:
+        for _ in range(600):  # wait until it hangs in point 2
+            if log.exists() and log.read_text().split() == ["0", "1", "2"]:
+                break
+            try:
+                proc.wait(timeout=0.1)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert log.read_text().split() == ["0", "1", "2"]
+    out = subprocess.run([sys.executable, str(script), str(cache), str(log), "go"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert log.read_text().split() == ["0", "1", "2", "2", "3"], log.read_text()

@@ -1,0 +1,113 @@
+"""The flatstart command line, through subprocesses (``python -m validation.cli``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import validation.catalogue._demo  # noqa: F401
+from validation.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(args: list[str], cwd: Path, demo: bool = True) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), FLATSTART_CACHE=str(cwd / "cache"))
+    if demo:
+        env["FLATSTART_DEMO_CLAIMS"] = "1"
+    else:
+        env.pop("FLATSTART_DEMO_CLAIMS", None)
+    return subprocess.run([sys.executable, "-m", "validation.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+CASES = [
+    # (arguments, exit status, text expected in stdout, text expected in stderr)
+    (["list"], 0, "DEMO.normal-mean", ""),
+    (["show", "DEMO.normal-cdf"], 0, "source:", ""),
+    (["show", "DEMO.nope"], 2, "", "unknown claim id 'DEMO.nope'; known ids: DEMO.broken"),
+    (["verify", "DEMO.normal-mean", "--seed", "1"], 0, "consistent", ""),
+    (["verify", "DEMO.wrong-mean", "DEMO.normal-mean", "--seed", "1"], 1, "refuted", ""),
+]
+
+
+@pytest.mark.parametrize(("args", "code", "out", "err"), CASES)
+def test_cli_subprocess(args: list[str], code: int, out: str, err: str, tmp_path: Path) -> None:
+    proc = _run(args, tmp_path)
+    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
+    assert out in proc.stdout, proc.stdout
+    assert err in proc.stderr, proc.stderr
+    if args[0] == "verify" and code != 2:
+        assert "claim" in proc.stdout and "verdict" in proc.stdout  # the summary table
+        assert (tmp_path / "flatstart-report" / "index.html").is_file()
+        assert not proc.stderr.strip(), "progress must be off when stderr is not a terminal"
+    if code == 2:
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_demo_claims_hidden_by_default(tmp_path: Path) -> None:
+    proc = _run(["list"], tmp_path, demo=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "DEMO." not in proc.stdout
+
+
+# In-process calls of main() for the rest (faster than a subprocess each).
+
+def test_verify_family_filter_and_error_exit(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "rep"
+    code = main(["verify", "--family", "DEMO", "--seed", "1", "--out", str(out), "--no-cache"])
+    text = capsys.readouterr().out
+    assert code == 1  # DEMO.broken (error) and DEMO.wrong-mean (refuted)
+    assert "DEMO.broken" in text and "error" in text and "underpowered" in text
+    rows = json.loads((out / "results.json").read_text())
+    assert {r["family"] for r in rows} == {"DEMO"}
+
+
+def test_error_alone_exits_1(tmp_path: Path, capsys) -> None:
+    code = main(["verify", "DEMO.broken", "--out", str(tmp_path), "--no-cache"])
+    assert code == 1
+
+
+def test_usage_errors(capsys) -> None:
+    assert main(["verify", "--budget", "huge"]) == 2
+    assert "allowed: quick, standard, full" in capsys.readouterr().err
+    assert main(["check-bound", "bound.py"]) == 2
+    assert "issue 7" in capsys.readouterr().err
+    assert main(["verify", "--family", "XX"]) == 2
+    assert "unknown family 'XX'" in capsys.readouterr().err
+    assert main(["verify", "--seed", "-3"]) == 2
+    assert main(["calibrate", "DEMO.normal-mean", "--reps", "0"]) == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["frobnicate"])
+    assert exc.value.code == 2
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU message")
+def test_cuda_without_gpu(capsys) -> None:
+    assert main(["verify", "DEMO.normal-mean", "--device", "cuda"]) == 2
+    assert "no CUDA device" in capsys.readouterr().err
+
+
+def test_show_json_and_list_json(capsys) -> None:
+    assert main(["show", "DEMO.normal-mean", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["id"] == "DEMO.normal-mean" and info["family"] == "DEMO"
+    assert main(["list", "--family", "DEMO", "--json"]) == 0
+    ids = [c["id"] for c in json.loads(capsys.readouterr().out)]
+    assert "DEMO.broken" in ids
+
+
+def test_plot_and_calibrate(tmp_path: Path, capsys) -> None:
+    assert main(["plot", "DEMO.normal-cdf", "--out", str(tmp_path), "--seed", "1",
+                 "--no-cache"]) == 0
+    assert (tmp_path / "figures" / "DEMO.normal-cdf.png").is_file()
+    assert (tmp_path / "figures" / "DEMO.normal-cdf.svg").is_file()
+    assert main(["calibrate", "DEMO.normal-mean", "--reps", "20", "--seed", "50"]) == 0
+    assert "calibrated" in capsys.readouterr().out
+    assert main(["calibrate", "DEMO.wrong-mean", "--reps", "5"]) == 1  # the mutant case

@@ -1,0 +1,124 @@
+"""Content-addressed on-disk cache of grid-point results.
+
+One file per grid point, ``<root>/<key[:2]>/<key>.pkl``, where ``key`` is
+:func:`validation.sweeps.point_key` (sha256 of claim id and version, parameters, budget, seed,
+device, flatstart version, the claim's source fingerprint). Writes are atomic (a temporary file
+in the same folder, then :func:`os.replace`), so an interrupted run never leaves a half-written
+entry; a later run finds every finished point and computes only the rest. A file that cannot be
+read, or whose stored key differs from its name, is a miss (and is removed).
+
+Only successful points are stored; points that raised are recomputed next time.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+from validation.sweeps import PointRecord
+
+__all__ = ["DEFAULT_CACHE_DIR", "Cache", "default_cache_dir"]
+
+DEFAULT_CACHE_DIR = ".flatstart-cache"
+
+
+def default_cache_dir() -> Path:
+    """``$FLATSTART_CACHE`` if set, else ``.flatstart-cache`` in the working directory."""
+    return Path(os.environ.get("FLATSTART_CACHE", DEFAULT_CACHE_DIR))
+
+
+class Cache:
+    """Content-addressed store of :class:`~validation.sweeps.PointRecord` objects.
+
+    Args:
+        root: folder of the cache (created on first write).
+
+    >>> import tempfile
+    >>> c = Cache(tempfile.mkdtemp())
+    >>> c.get("0" * 64) is None
+    True
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self.hits = 0
+        self.misses = 0
+        self.writes = 0
+
+    def path(self, key: str) -> Path:
+        """File that holds ``key``."""
+        if len(key) < 3 or not all(ch in "0123456789abcdef" for ch in key):
+            raise ValueError(f"key must be a lowercase hex digest, got {key!r}")
+        return self.root / key[:2] / f"{key}.pkl"
+
+    def get(self, key: str) -> PointRecord | None:
+        """The stored record of ``key`` (with ``cached=True``), or None on a miss."""
+        p = self.path(key)
+        try:
+            with open(p, "rb") as fh:
+                stored_key, record = pickle.load(fh)
+        except FileNotFoundError:
+            self.misses += 1
+            return None
+        except Exception:
+            # unreadable or from an incompatible version: a miss, and drop it
+            self.misses += 1
+            try:
+                p.unlink()
+            except OSError:
+                pass
+            return None
+        if stored_key != key or not isinstance(record, PointRecord):
+            self.misses += 1
+            return None
+        record.cached = True
+        self.hits += 1
+        return record
+
+    def put(self, record: PointRecord) -> bool:
+        """Store a successful record atomically; records with an error are not stored.
+
+        Returns whether it was stored (a measurement that cannot be pickled is skipped).
+        """
+        if record.error is not None or record.outcome is None:
+            return False
+        target = self.path(record.key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        clean = record.for_transport()
+        clean.cached = False
+        try:
+            payload = pickle.dumps((record.key, clean), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:
+            return False
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".pkl")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(payload)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        self.writes += 1
+        return True
+
+    def __contains__(self, key: str) -> bool:
+        return self.path(key).exists()
+
+    def clear(self) -> int:
+        """Remove every entry; returns how many files were removed."""
+        count = 0
+        if self.root.exists():
+            for p in self.root.glob("*/*.pkl"):
+                p.unlink()
+                count += 1
+        return count
+
+    def __repr__(self) -> str:
+        return f"Cache({str(self.root)!r})"

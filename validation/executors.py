@@ -1,0 +1,207 @@
+"""Executors: where grid points run. In-process (default), a local process pool, or dask.
+
+Every executor maps :func:`validation.sweeps.run_point` over independent
+:class:`~validation.sweeps.Task` objects and yields :class:`~validation.sweeps.PointRecord`
+objects as they finish (in any order); the caller merges them by cache key and writes the
+cache, so an interrupted run keeps everything that finished. Grid points are seeded by
+:func:`~validation.sweeps.point_seed`, so all executors give the same numbers (up to the
+reduction order of multithreaded BLAS in torch; workers run ``torch.set_num_threads(1)``).
+
+Out-of-process workers find a claim by importing the module that defines it (``Task.claim_module``),
+so claims must be registered at import time of an importable module (as the catalogue is).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import traceback
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import TYPE_CHECKING, Any, Protocol
+
+from validation.sweeps import PointRecord, Task, run_point
+
+if TYPE_CHECKING:
+    from validation.claims import Claim
+
+__all__ = [
+    "DaskExecutor",
+    "Executor",
+    "InProcessExecutor",
+    "PoolExecutor",
+    "make_executor",
+]
+
+
+class Executor(Protocol):
+    """What :func:`validation.verify_all` needs from an executor."""
+
+    name: str
+
+    def run(self, tasks: Sequence[Task], claims: dict[str, Claim]) -> Iterator[PointRecord]:
+        """Yield one record per task, in completion order."""
+        ...
+
+    def close(self) -> None:
+        """Release workers (no-op for in-process)."""
+        ...
+
+
+class InProcessExecutor:
+    """Run grid points one after another in this process (keeps prediction objects)."""
+
+    name = "in-process"
+
+    def run(self, tasks: Sequence[Task], claims: dict[str, Claim]) -> Iterator[PointRecord]:
+        """Yield the records in task order."""
+        for task in tasks:
+            yield run_point(task, claims.get(task.claim_id), keep_prediction=True)
+
+    def close(self) -> None:
+        """Nothing to release."""
+        return None
+
+
+def _worker_init() -> None:
+    """Process-pool initializer: one thread per worker (the workers share the cores).
+
+    Sets ``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` to 1, which torch reads when a claim first
+    imports it, and calls ``torch.set_num_threads(1)`` if torch is already loaded; importing
+    torch here eagerly would cost every worker seconds of start-up even for claims that never
+    use it. :func:`_run_remote` re-applies the limit before every grid point.
+    """
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
+    _one_torch_thread()
+
+
+def _one_torch_thread() -> None:
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+
+
+def _run_remote(task: Task) -> PointRecord:
+    _one_torch_thread()
+    return run_point(task, None, keep_prediction=False)
+
+
+def _run_dask(task: Task) -> PointRecord:
+    # dask workers manage their own threads (and may share this process): no thread limits
+    return run_point(task, None, keep_prediction=False)
+
+
+def _result_or_error(fut: Any, task: Task) -> PointRecord:
+    """The future's record; a failure outside the claim (a measurement that does not pickle, a
+    worker that died) becomes an error record for that grid point instead of ending the run."""
+    try:
+        rec = fut.result()
+    except Exception:
+        rec = PointRecord(
+            claim_id=task.claim_id, index=task.index, params=dict(task.params), seed=task.seed,
+            point_seed=task.point_seed, budget=task.budget, device=task.device, key=task.key,
+            error="executor failure:\n" + traceback.format_exc(),
+        )
+    return rec
+
+
+class PoolExecutor:
+    """A local pool of ``workers`` processes (``spawn`` context, one torch thread each).
+
+    Args:
+        workers: number of worker processes (>= 1).
+    """
+
+    name = "process-pool"
+
+    def __init__(self, workers: int) -> None:
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _get_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_worker_init,
+            )
+        return self._pool
+
+    def run(self, tasks: Sequence[Task], claims: dict[str, Claim]) -> Iterator[PointRecord]:
+        """Submit every task to the pool; yield records as they finish."""
+        if not tasks:
+            return
+        pool = self._get_pool()
+        futures = {pool.submit(_run_remote, t): t for t in tasks}
+        try:
+            for fut in as_completed(futures):
+                yield _result_or_error(fut, futures[fut])
+        finally:
+            for fut in futures:
+                fut.cancel()
+
+    def close(self) -> None:
+        """Shut the pool down (pending tasks are cancelled)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+class DaskExecutor:
+    """Run grid points on a dask.distributed cluster.
+
+    Args:
+        scheduler: address of a running scheduler ("tcp://host:8786"), or None with ``client``.
+        client: an existing ``distributed.Client`` (e.g. on a ``LocalCluster`` or a
+            ``dask_jobqueue.SLURMCluster``); not closed by :meth:`close`.
+    """
+
+    name = "dask"
+
+    def __init__(self, scheduler: str | None = None, client: Any = None) -> None:
+        try:
+            import distributed
+        except ImportError as exc:  # pragma: no cover - the extra is installed here
+            raise ImportError(
+                "the dask executor needs the 'distributed' extra: "
+                "pip install 'flatstart[distributed]'"
+            ) from exc
+        if client is None and scheduler is None:
+            raise ValueError("DaskExecutor needs scheduler=ADDRESS or client=Client")
+        self._own = client is None
+        self.client = client if client is not None else distributed.Client(scheduler)
+
+    def run(self, tasks: Sequence[Task], claims: dict[str, Claim]) -> Iterator[PointRecord]:
+        """Submit every task to the cluster; yield records as they finish."""
+        if not tasks:
+            return
+        from distributed import as_completed as dask_as_completed
+
+        futures = {self.client.submit(_run_dask, t, pure=False): t for t in tasks}
+        try:
+            for fut in dask_as_completed(list(futures)):
+                yield _result_or_error(fut, futures[fut])
+        finally:
+            for fut in futures:
+                fut.cancel()
+
+    def close(self) -> None:
+        """Close the client if this executor opened it."""
+        if self._own:
+            self.client.close()
+
+
+def make_executor(
+    workers: int | None = None, scheduler: str | None = None, client: Any = None
+) -> Executor:
+    """Pick an executor: dask when ``scheduler``/``client`` is given, a process pool when
+    ``workers`` > 1, else in-process."""
+    if scheduler is not None or client is not None:
+        return DaskExecutor(scheduler=scheduler, client=client)
+    if workers is not None and workers != 1:
+        return PoolExecutor(workers)
+    return InProcessExecutor()
