@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import os
 
+# One intra-op thread per test process: pytest-xdist runs one worker per core, and small batched
+# torch programs run far slower when two workers each spawn two threads on two cores.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
 from hypothesis import HealthCheck, settings
 
 # CI profile: derandomized (same examples every run), no deadline for numerics, bounded count.
