@@ -5,18 +5,20 @@ Usage::
     python -m benchmarks.run            # full
     python -m benchmarks.run --quick    # a few minutes on 2 cores
 
-Each ``benchmarks/bench_*.py`` module exposes ``main(quick: bool) -> str`` returning a markdown
-section (tables with the measured ratios against the naive way and the anchors of DESIGN.md §5).
+Each ``benchmarks/bench_*.py`` module is runnable on its own (``python -m benchmarks.bench_x
+[--quick]``) and prints a markdown section (tables with the measured ratios against the naive way
+and the anchors of DESIGN.md §5). This driver runs each in a fresh process (one torch thread
+unless ``--threads`` says otherwise) and collects their output into ``RESULTS.md``.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
-import importlib
 import os
 import pathlib
 import platform
+import subprocess
 import sys
 
 MODULES = [
@@ -48,15 +50,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes (minutes)")
     parser.add_argument("--only", nargs="*", default=None, help="module name substrings")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per benchmark")
     parser.add_argument("--out", default=str(pathlib.Path(__file__).with_name("RESULTS.md")))
     args = parser.parse_args(argv)
     sections = ["# Benchmark results", "", machine_info(), ""]
     for name in MODULES:
         if args.only and not any(s in name for s in args.only):
             continue
-        module = importlib.import_module(name)
         print(f"== {name}", file=sys.stderr, flush=True)
-        sections.append(module.main(quick=args.quick))
+        cmd = [sys.executable, "-m", name] + (["--quick"] if args.quick else [])
+        env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        sections.append(f"## `{name}` ({'quick' if args.quick else 'full'})")
+        sections.append("")
+        sections.append(proc.stdout.strip() or f"(no output; exit {proc.returncode})")
+        if proc.returncode != 0:
+            sections.append(f"\n```\n{proc.stderr[-2000:]}\n```")
         sections.append("")
     text = "\n".join(sections)
     pathlib.Path(args.out).write_text(text)
