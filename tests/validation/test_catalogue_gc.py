@@ -1,0 +1,183 @@
+"""Tests of the GC (gradient confusion) claim family and its Monte Carlo helpers."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import validation.catalogue.confusion as gc
+from montecarlo import gc_experiments as gx
+from montecarlo.confusion import per_sample_gram
+from montecarlo.data import sphere_inputs, teacher_dataset
+from montecarlo.networks import mlps
+from theory import confusion as tconf
+from validation.claims import get, verify
+
+ALPHA = 0.01
+IDS = list(gc.GC_IDS)
+
+
+# --------------------------------------------------------------------------- the claims
+
+
+@pytest.mark.parametrize("claim_id", IDS)
+def test_claim_consistent_and_mutant_rejected(claim_id: str) -> None:
+    r = verify(claim_id, budget="quick", seed=0, cache=False)
+    assert r.error is None, r.error
+    assert r.verdict == "consistent", (claim_id, r.verdict, r.p_value, r.mutant_p_value)
+    assert r.mutant_rejected is True, (claim_id, r.mutant_p_value)
+
+
+@pytest.mark.parametrize("claim_id", IDS)
+def test_claim_metadata(claim_id: str) -> None:
+    c = get(claim_id)
+    assert c.family == "GC" and c.alpha == ALPHA
+    assert c.plot is not None and c.mutant_description
+    assert c.module == "validation.catalogue.confusion"
+
+
+def _imported_modules(fn: object) -> set[str]:
+    tree = ast.parse(inspect.getsource(fn).lstrip())  # type: ignore[arg-type]
+    mods: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            mods.add(node.module)
+        elif isinstance(node, ast.Import):
+            mods.update(a.name for a in node.names)
+        elif isinstance(node, ast.Name) and node.id in ("tconf", "tnoise", "tntk"):
+            mods.add("theory." + node.id)
+    return mods
+
+
+@pytest.mark.parametrize("claim_id", IDS)
+def test_simulate_never_uses_theory(claim_id: str) -> None:
+    """The Monte Carlo side (simulate and the private helpers it calls) imports no theory."""
+    c = get(claim_id)
+    fns = [c.simulate]
+    src = inspect.getsource(c.simulate)
+    fns += [getattr(gc, name) for name in dir(gc)
+            if name.startswith("_") and callable(getattr(gc, name)) and f"{name}(" in src]
+    for fn in fns:
+        mods = _imported_modules(fn)
+        assert not any(m.startswith("theory") for m in mods), (claim_id, fn, mods)
+    assert not any(m.startswith("theory") for m in _imported_modules(gx))
+
+
+def test_thm32_search_finds_counterexample_without_hardcoding() -> None:
+    """The theory-side search finds printed-bound violations in a seeded random family, the
+    torch enumeration confirms them, and the candidate list contains no fixed problem."""
+    p = {"d": 1, "problems": 2}
+    pred = gc.predict_thm32(p)
+    m = gc.simulate_thm32(p, 0, "cpu", "quick")
+    assert pred["found"], "the search found no counterexample"
+    k = pred["found"][0]
+    assert m["lhs"][k] > pred["printed"][k] and m["lhs"][k] <= pred["corrected"][k] * (1 + 1e-9)
+    np.testing.assert_allclose(m["lhs"], pred["exact_lhs"], rtol=1e-10, atol=1e-14)
+    assert gc.test_thm32(gc.mutant_thm32(p), m, ALPHA).reject
+
+
+# --------------------------------------------------------------------------- statistics glue
+
+
+@pytest.mark.parametrize("direction,t,expect_reject", [
+    (1, -5.0, True), (1, 5.0, False), (-1, 5.0, True), (-1, -5.0, False), (1, 0.0, False),
+])
+def test_one_sided_conversion(direction: int, t: float, expect_reject: bool) -> None:
+    from scipy import stats as sps
+
+    from validation.stats import TestOutcome
+
+    p2 = float(2 * sps.norm.sf(abs(t)))
+    out = gc._one_sided(TestOutcome(t, p2, p2 <= ALPHA, 10, {}), direction, ALPHA)
+    assert out.reject is expect_reject, (direction, t, out.p_value)
+    assert 0.0 <= out.p_value <= 1.0
+
+
+# --------------------------------------------------------------------------- MC helpers
+
+
+@pytest.mark.parametrize("y", [None, "labels"])
+def test_ntk_gram_matches_reference(y: str | None) -> None:
+    nets = mlps(2, 6, 3, input_dim=4, output_dim=1, seed=3)
+    ds = sphere_inputs(5, 4, labels="sign", seed=4)
+    yy = None if y is None else ds.y
+    fast = gx.ntk_gram(nets, ds.x, yy)
+    slow = gx.ntk_gram_reference(nets, ds.x, yy)
+    torch.testing.assert_close(fast, slow, rtol=1e-12, atol=1e-12)
+
+
+def test_ntk_gram_rejects_norm_and_bias() -> None:
+    with pytest.raises(ValueError, match="plain dense"):
+        gx.ntk_gram(mlps(1, 4, 2, output_dim=1, norm="layer", input_dim=3), torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="output_dim"):
+        gx.ntk_gram(mlps(1, 4, 2, input_dim=3), torch.zeros(2, 3))
+
+
+def test_with_replacement_pairs_match_direct_batches() -> None:
+    """Batch gradients from the Gram matrix equal explicit means of per-sample gradients."""
+    from montecarlo.confusion import flat_per_sample, per_sample_gradients
+
+    nets = mlps(1, 8, 2, input_dim=3, output_dim=1, bias=True, init="torch_default", seed=1)
+    ds = teacher_dataset(10, 3, seed=2)
+    g = flat_per_sample(per_sample_gradients(nets, ds.x, ds.y))[0]
+    gram = g @ g.T
+    r = gx.with_replacement_pair_products(gram, 4, 3, seed=5)
+    gen = torch.Generator().manual_seed(5)
+    idx = torch.randint(0, 10, (2, 3, 4), generator=gen)
+    g1, g2 = g[idx[0]].mean(dim=1), g[idx[1]].mean(dim=1)
+    torch.testing.assert_close(r["inner"], (g1 * g2).sum(dim=1), rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(r["sq1"], (g1 * g1).sum(dim=1), rtol=1e-12, atol=1e-14)
+
+
+def test_path_moments_match_loop_and_theory() -> None:
+    a = [[1.0, 2.0], [0.5, 1.5], [2.0, 0.3]]
+    b = [[1.0, -1.0], [0.2, 0.5], [-1.0, 2.0]]
+    fast = gx.quadratic_sgd_path_moments(a, b, [1.0, -2.0], 0.15, 3)
+    slow = gx.quadratic_sgd_path_moments_loop(a, b, [1.0, -2.0], 0.15, 3)
+    np.testing.assert_allclose(fast["grad_sq"], slow["grad_sq"], rtol=1e-12)
+    np.testing.assert_allclose(fast["gap"], slow["gap"], rtol=1e-12)
+    prob = tconf.QuadraticFiniteSum(np.array(a), np.array(b))
+    np.testing.assert_allclose(fast["grad_sq"], prob.expected_grad_norm_sq([1.0, -2.0], 0.15, 3),
+                               rtol=1e-12)
+    assert math.isclose(float(fast["eta"]),
+                        prob.confusion_eta_along_paths([1.0, -2.0], 0.15, 3), rel_tol=1e-12)
+
+
+def test_sgd_gaps_mean_matches_exact_expectation() -> None:
+    """Real SGD runs: the sample mean of F(w_T) − F* agrees with the exact expectation
+    (t test, alpha 0.01); a 10% larger value is rejected (mutant)."""
+    from validation.stats import mean_test
+
+    a = np.array([[1.0, 2.0], [0.5, 1.5], [2.0, 0.3]])
+    b = np.array([[1.0, -1.0], [0.2, 0.5], [-1.0, 2.0]])
+    gaps = gx.quadratic_sgd_gaps(a, b, [1.0, -2.0], 0.15, 6, 20_000, seed=0)
+    exact = tconf.thm31_lhs(tconf.QuadraticFiniteSum(a, b), [1.0, -2.0], 0.15, 6)
+    assert not mean_test(gaps, exact, ALPHA).reject
+    assert mean_test(gaps, 1.1 * exact, ALPHA).reject
+
+
+@pytest.mark.parametrize("fn,args,name", [
+    (gx.with_replacement_pair_products, (torch.eye(3), 0, 2), "batch_size"),
+    (gx.quadratic_sgd_gaps, ([[1.0]], [[0.0]], [1.0], -0.1, 1, 2), "lr"),
+    (gx.quadratic_sgd_gaps, ([[-1.0]], [[0.0]], [1.0], 0.1, 1, 2), "a must be > 0"),
+    (gx.quadratic_sgd_path_moments, ([[1.0]] * 3, [[0.0]] * 3, [1.0], 0.1, 20), "too many"),
+])
+def test_bad_input(fn: object, args: tuple, name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        fn(*args)  # type: ignore[operator]
+
+
+def test_orthogonal_first_layer_is_isometric() -> None:
+    """What GC.orthogonal-identity relies on: W1ᵀW1 = I_d for an (n, d) orthogonal layer."""
+    nets = mlps(3, 16, 3, activation="linear", init="orthogonal", input_dim=5, output_dim=1,
+                seed=0)
+    w1 = nets.parameters()[0]
+    torch.testing.assert_close(w1.transpose(1, 2) @ w1,
+                               torch.eye(5, dtype=w1.dtype).expand(3, 5, 5))
+    x = sphere_inputs(4, 5, seed=1)
+    assert per_sample_gram(nets, x.x, x.y).shape == (3, 4, 4)
