@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -242,6 +243,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``flatstart`` console script; returns the exit status."""
     parser = _parser()
     args = parser.parse_args(list(argv) if argv is not None else None)
+    # Claims run many small batched torch programs: one intra-op thread is both faster on small
+    # machines (no oversubscription) and reproducible (fixed reduction order). An explicit
+    # OMP_NUM_THREADS from the user wins.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
+    if "torch" in sys.modules and "OMP_NUM_THREADS" in os.environ:
+        sys.modules["torch"].set_num_threads(max(1, int(os.environ["OMP_NUM_THREADS"])))
     commands = {
         "list": _cmd_list, "show": _cmd_show, "verify": _cmd_verify, "plot": _cmd_plot,
         "calibrate": _cmd_calibrate, "check-bound": _cmd_check_bound,
