@@ -1,0 +1,167 @@
+"""VC family, second half (validation/catalogue/vanishing_curvature.py): every claim is
+consistent at the quick budget with its mutant rejected; the Monte Carlo helpers agree with
+their slow references and never import theory."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import validation.catalogue.vanishing_curvature as vc2
+from montecarlo import vc2_experiments as mc
+from validation import stats
+from validation.claims import get, verify
+
+CLAIM_IDS = list(vc2.VC2_IDS)
+
+
+@pytest.mark.parametrize("claim_id", CLAIM_IDS)
+def test_claim_consistent_quick(claim_id: str) -> None:
+    r = verify(claim_id, budget="quick", seed=0, cache=False)
+    assert r.error is None, r.error
+    assert r.verdict == "consistent", (claim_id, r.verdict, r.p_value, r.mutant_p_value)
+    assert r.mutant_rejected is True, (claim_id, r.mutant_p_value)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("claim_id", CLAIM_IDS)
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_claim_consistent_other_seeds(claim_id: str, seed: int) -> None:
+    r = verify(claim_id, budget="quick", seed=seed, cache=False)
+    assert r.verdict == "consistent", (claim_id, seed, r.verdict, r.p_value, r.mutant_p_value)
+
+
+@pytest.mark.parametrize("claim_id", CLAIM_IDS)
+def test_claim_metadata(claim_id: str) -> None:
+    c = get(claim_id)
+    assert c.family == "VC" and c.plot is not None and c.mutant_description
+    for budget in ("quick", "standard", "full"):
+        assert len(c.grid(budget)) >= 1
+
+
+def _imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    mods: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            mods.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            mods.add(node.module)
+    return mods
+
+
+def test_montecarlo_module_never_imports_theory() -> None:
+    mods = _imported_modules(Path(mc.__file__))
+    assert not any(m == "theory" or m.startswith(("theory.", "validation")) for m in mods), mods
+
+
+SIMULATES = ["simulate_hessian_moments", "simulate_hessian_vanishing", "simulate_escape_saddle",
+             "simulate_escape_depth", "simulate_residual", "simulate_normalization"]
+
+
+@pytest.mark.parametrize("name", SIMULATES)
+def test_simulate_uses_no_theory(name: str) -> None:
+    src = inspect.getsource(getattr(vc2, name))
+    theory_names = {"NeuralChain", "norm_bound", "trace_bound", "gd_escape_steps",
+                    "adam_escape_bounds", "rmsprop_escape_bounds", "sign_escape_steps",
+                    "escape_log_slope", "product", "Uniform", "layer_log_moments", "theory"}
+    used = {n.id for n in ast.walk(ast.parse(src.strip())) if isinstance(n, ast.Name)}
+    assert not (used & theory_names), used & theory_names
+
+
+# ------------------------------------------------------------------ montecarlo helpers
+def test_chain_hessians_match_reference() -> None:
+    for y in (0.0, 1.0):
+        fast = mc.chain_hessian_samples(6, 5, y=y, seed=3)
+        slow = mc.chain_hessian_samples_reference(6, 5, y=y, seed=3)
+        np.testing.assert_allclose(fast.eigenvalues, slow.eigenvalues, rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(fast.trace, slow.trace, rtol=1e-12)
+        np.testing.assert_allclose(fast.grad_norm, slow.grad_norm, rtol=1e-12)
+
+
+def test_chain_hessian_trace_is_sum_of_squared_partial_products() -> None:
+    # tr H = x^2 sum_i P_{-i}^2, computed here directly from the torch chains' weights
+    from montecarlo.networks import chains
+
+    r = mc.chain_hessian_samples(8, 4, x=1.5, y=0.3, seed=5)
+    w = torch.stack([p.reshape(8) for p in chains(8, 4, sigma=1.0, seed=5).parameters()], 1)
+    p_minus = torch.stack([torch.prod(torch.cat([w[:, :i], w[:, i + 1:]], 1), 1)
+                           for i in range(4)], 1)
+    np.testing.assert_allclose(r.trace, (1.5**2 * p_minus**2).sum(1).numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("opt,kw", [("sgd", {}), ("adam", {"eps": 0.0}),
+                                    ("rmsprop", {"eps": 0.0}),
+                                    ("adam", {"eps": 1e-8, "betas": (0.5, 0.9)})])
+def test_saddle_escape_matches_torch_optim(opt: str, kw: dict) -> None:
+    lams = [0.05, 0.3, 2.0]
+    fast = mc.saddle_escape_steps(lams, opt, lr=0.05, theta0=1e-3, radius=1.0,
+                                  max_steps=3000, **kw)
+    slow = mc.saddle_escape_steps_reference(lams, opt, lr=0.05, theta0=1e-3, radius=1.0,
+                                            max_steps=3000, **kw)
+    np.testing.assert_array_equal(fast[0], slow[0])
+    np.testing.assert_array_equal(fast[1], slow[1])
+
+
+def test_saddle_escape_censoring_and_errors() -> None:
+    s, c = mc.saddle_escape_steps([1e-6], "sgd", lr=0.1, max_steps=5)
+    assert s.tolist() == [5.0] and c.tolist() == [True]
+    with pytest.raises(ValueError, match="lams"):
+        mc.saddle_escape_steps([-1.0])
+    with pytest.raises(ValueError, match="theta0"):
+        mc.saddle_escape_steps([1.0], theta0=0.0)
+
+
+def test_residual_outputs_are_products() -> None:
+    from montecarlo.networks import chains
+
+    out = mc.residual_chain_outputs(7, 6, 0.4, sigma=1.0, x=2.0, seed=11)
+    w = torch.stack([p.reshape(7) for p in chains(7, 6, sigma=1.0, seed=11).parameters()], 1)
+    np.testing.assert_allclose(out, 2.0 * torch.prod(1 + 0.4 * w, 1).numpy(), rtol=1e-13)
+
+
+def test_layernorm_signal_is_normalized() -> None:
+    v = mc.normalized_sq_norms(50, 8, 5, "layer", seed=0)
+    assert np.all(v > 0) and np.all(v < 1.0)  # ‖relu(ẑ)‖²/n < ‖ẑ‖²/n = var/(var+eps) < 1
+    b = mc.normalized_sq_norms(20, 8, 3, "batch", seed=0)
+    assert b.shape == (20,) and np.all(np.isfinite(b))
+    with pytest.raises(ValueError, match="norm"):
+        mc.normalized_sq_norms(2, 4, 2, "group")
+
+
+# ------------------------------------------------------------------ theory side / tests
+def test_hessian_moment_prediction_values() -> None:
+    p = vc2.predict_hessian_moments({"depth": 3, "sigma": 1.0})
+    assert p["E_trace"] == 3.0 and p["E_grad_norm_sq"] == 30.0  # L(3^{L-1} + 1)
+    assert p["E_H_ij_sq"] == 4 * 3 + 1
+    assert p["mean_testable"] and p["trace_median_bound"] > 0
+
+
+def test_escape_saddle_prediction_is_exact_for_gd() -> None:
+    params = dict(get("VC.escape-saddle").grid("quick")[0])
+    p = vc2.predict_escape_saddle(params)
+    lam = p["lams"]
+    approx = math.log(1e3) / (0.5 * lam)
+    assert np.all(p["upper"] >= approx)  # log(1+x) < x
+    assert np.all(np.diff(p["upper"]) <= 0)
+
+
+def test_band_slope_test_edges() -> None:
+    x = np.arange(10.0)
+    y = 0.3 * x + 0.01 * np.random.default_rng(0).normal(size=10)
+    assert vc2._band_slope_test(x, y, 0.2, 0.4, 0.01).p_value == 1.0
+    assert vc2._band_slope_test(x, y, 0.5, 0.6, 0.01).reject
+
+
+def test_residual_band_test_rejects_outside() -> None:
+    x = np.exp(np.random.default_rng(1).normal(-0.5, 1.0, size=20_000))
+    ok = vc2.check_residual({"lo": math.exp(-0.52), "hi": math.exp(-0.48)}, x, 0.01)
+    bad = vc2.check_residual({"lo": math.exp(-0.3), "hi": math.exp(-0.2)}, x, 0.01)
+    assert not ok.reject and bad.reject
+    assert isinstance(ok, stats.TestOutcome)
