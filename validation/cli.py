@@ -2,9 +2,10 @@
 
 Subcommands: ``list``, ``show ID``, ``verify [IDS...]``, ``plot ID``, ``calibrate ID``,
 ``check-bound FILE``. Exit status: 0 success (for ``verify``: nothing refuted and no error);
-1 when ``verify`` finds a refuted claim or a claim that raised (error), or ``calibrate`` finds
-the false-rejection rate above alpha; 2 for usage errors (unknown id, budget, device, family;
-``cuda`` without a GPU; ``check-bound`` before issue 7). See docs/cli.md.
+1 when ``verify`` finds a refuted claim or a claim that raised (error), ``calibrate`` finds
+the false-rejection rate above alpha, or ``check-bound`` finds the bound violated; 2 for usage
+errors (unknown id, budget, device, family; ``cuda`` without a GPU; a bad bound file); 3 when
+``check-bound`` is underpowered or inconclusive. See docs/cli.md.
 """
 
 from __future__ import annotations
@@ -78,8 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     cp.add_argument("--reps", type=int, default=100)
     run_opts(cp)
 
-    bp = sub.add_parser("check-bound", help="check a user's bound (arrives with issue 7)")
-    bp.add_argument("file")
+    bp = sub.add_parser("check-bound", help="check a user's bound against real networks")
+    bp.add_argument("file", help="a Python file defining bound, quantity, statement, grid, network")
+    bp.add_argument("--out", default=None, help="folder for the figure (default: next to FILE)")
     return p
 
 
@@ -230,13 +232,9 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_check_bound(args: argparse.Namespace) -> int:
-    try:
-        from validation import toolkit  # type: ignore[attr-defined]
-    except ImportError:
-        print("flatstart check-bound: arrives with issue 7 (validation.toolkit is not there "
-              "yet)", file=sys.stderr)
-        return EXIT_USAGE
-    return int(toolkit.main_check_bound(args.file))
+    from validation import toolkit
+
+    return int(toolkit.main_check_bound(args.file, out=args.out))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
