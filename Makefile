@@ -18,11 +18,13 @@ venv: $(BIN)/flatstart
 verify: venv  ## the quick report: every claim at the quick budget -> flatstart-report/
 	$(BIN)/flatstart verify --budget quick --out flatstart-report
 
-test: venv  ## the default suite (slow sweeps deselected), lint and layer contracts included
-	$(BIN)/python -m pytest -q -m "not slow" -n 2 -p no:cacheprovider
+PYTEST_ARGS := -q -n 2 -p no:cacheprovider --doctest-modules tests theory montecarlo validation
 
-test-all: venv
-	$(BIN)/python -m pytest -q -n 2
+test: venv  ## the default suite: every claim at a small budget, doctests, lint, layer contracts
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-all: venv  ## everything, the slow statistical sweeps included
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check theory montecarlo validation tests benchmarks
