@@ -127,19 +127,50 @@ def minibatch_pair_cosine(B: ArrayLike, b_simple_value: ArrayLike) -> Any:
     return _out(np.asarray(1.0 / (1.0 + s / b), dtype=np.float64))
 
 
-def layer_snr(B: ArrayLike, b_simple_value: ArrayLike) -> Any:
-    """Population SNR of a batch gradient: ``‖E ḡ_B‖²/tr Cov ḡ_B = B/B_simple`` [derived].
+def layer_snr(
+    B: ArrayLike, b_simple_value: ArrayLike, N: int | None = None, replacement: bool = True
+) -> Any:
+    """Population SNR of a batch gradient ``‖E ḡ_B‖²/tr Cov ḡ_B`` for B draws from N samples.
 
-    Exact for B iid draws (``Cov ḡ_B = Σ/B``). The empirical epoch SNR
-    ``‖mean_b ḡ_b‖²/tr Cov_b ḡ_b`` over K batches estimates it with bias (the numerator
-    includes the noise ``tr Σ/(KB)``).
+    * ``replacement=True`` (B iid draws, ``Cov ḡ_B = Σ/B``): ``B/B_simple`` exactly
+      [derived]; ``N`` is not needed.
+    * ``replacement=False`` (a uniformly random B-subset of the N samples): the
+      finite-population correction ``Cov ḡ_B = (Σ_N/B)(N − B)/(N − 1)`` [ref: Cochran,
+      *Sampling Techniques*, Thm 2.2] gives ``(B/B_simple)(N − 1)/(N − B)``, with
+      ``Σ_N`` (divisor N) the covariance in ``B_simple = tr Σ_N/|G|²``; ``B = N`` gives
+      ``inf`` (the full batch has no noise). Requires ``2 ≤ N`` and ``B ≤ N``.
+
+    The empirical epoch SNR ``‖mean_b ḡ_b‖²/tr Cov_b ḡ_b`` over K batches estimates it with
+    bias (the numerator includes the noise ``tr Σ/(KB)``).
+
+    Args:
+        B: batch size(s) ≥ 1.
+        b_simple_value: noise scale(s) ``B_simple > 0``.
+        N: population size (required when ``replacement=False``).
+        replacement: iid draws (True) or a random subset (False).
 
     >>> layer_snr(64, 16.0)
     4.0
+    >>> layer_snr(16, 16.0, N=31, replacement=False)  # (16/16)·30/15
+    2.0
     """
     b = _positive_array("B", B)
     s = _positive_array("b_simple", b_simple_value)
-    return _out(np.asarray(b / s, dtype=np.float64))
+    if not isinstance(replacement, (bool, np.bool_)):
+        raise TypeError(f"replacement must be a bool, got {replacement!r}")
+    snr = np.asarray(b / s, dtype=np.float64)
+    if replacement:
+        if N is not None:
+            check_int("N", N, minimum=1)
+        return _out(snr)
+    if N is None:
+        raise ValueError("N (the population size) is required when replacement=False, got None")
+    n = check_int("N", N, minimum=2)
+    if np.any(b > n) or np.any(b != np.round(b)):
+        raise ValueError(f"B must be an integer in [1, N={n}] without replacement, got {B!r}")
+    with np.errstate(divide="ignore"):
+        factor = np.where(b == n, np.inf, (n - 1.0) / np.maximum(n - b, 1e-300))
+    return _out(np.asarray(snr * factor, dtype=np.float64))
 
 
 def two_batch_estimates(

@@ -41,6 +41,7 @@ __all__ = [
     "ad_pvalue",
     "ad_statistic",
     "ad_test",
+    "band_slope_test",
     "binomial_test",
     "bound_violation_test",
     "calibrate",
@@ -118,6 +119,27 @@ def _outcome(
 ) -> TestOutcome:
     pv = float(min(1.0, max(0.0, pval)))
     return TestOutcome(float(statistic), pv, bool(pv <= alpha), int(n), details)
+
+
+_ALTERNATIVES = ("two-sided", "less", "greater")
+
+
+def _check_alternative(alternative: Any) -> str:
+    if alternative not in _ALTERNATIVES:
+        raise ValueError(
+            f"alternative must be one of {list(_ALTERNATIVES)}, got {alternative!r}"
+        )
+    return str(alternative)
+
+
+def _t_pvalue(t: float, df: int, alternative: str) -> float:
+    """p-value of a t statistic: two-sided ``2 P(T ≥ |t|)``, ``"less"`` ``P(T ≤ t)``
+    (``H1``: parameter below the null value), ``"greater"`` ``P(T ≥ t)``."""
+    if alternative == "less":
+        return float(sps.t.cdf(t, df))
+    if alternative == "greater":
+        return float(sps.t.sf(t, df))
+    return float(2.0 * sps.t.sf(abs(t), df))
 
 
 def _cdf_values(cdf: Callable[[np.ndarray], Any], x: np.ndarray) -> np.ndarray:
@@ -370,10 +392,18 @@ def bound_violation_test(violations: int, n: int, delta: float, alpha: float = 0
 # --------------------------------------------------------------------------- moments
 
 
-def mean_test(samples: Any, predicted: float, alpha: float = 0.01) -> TestOutcome:
+def mean_test(
+    samples: Any, predicted: float, alpha: float = 0.01, alternative: str = "two-sided"
+) -> TestOutcome:
     r"""One-sample Student t test of ``H0: E X = predicted``.
 
     ``t = (xbar - mu) / (s / sqrt(n))`` with n-1 degrees of freedom. [ref] Student 1908.
+    ``alternative="less"`` tests ``H0: E X ≥ predicted`` against ``E X < predicted``
+    (p = ``P(T ≤ t)``), ``"greater"`` tests ``H0: E X ≤ predicted`` (p = ``P(T ≥ t)``); the
+    reported ``ci`` is always the two-sided ``1 − alpha`` interval. One-sided p-values are
+    more sensitive to skewness: the error of one t tail is ``O(skew/√n)`` (e.g. exponential
+    data, n = 100: ``"less"`` rejects a true H0 at about twice alpha), while the two tails'
+    errors cancel to leading order in the two-sided test [ref: Edgeworth expansion of t].
 
     Assumptions: iid samples with finite variance, n large enough for the CLT (the
     test is exact for normal samples). Use it for light-tailed quantities such as
@@ -382,8 +412,11 @@ def mean_test(samples: Any, predicted: float, alpha: float = 0.01) -> TestOutcom
     >>> x = np.random.default_rng(3).normal(size=400)
     >>> mean_test(x, 0.0).reject, mean_test(x, 0.5).reject
     (False, True)
+    >>> [mean_test(x, 0.5, alternative=a).reject for a in ("less", "greater")]
+    [True, False]
     """
     a = _alpha(alpha)
+    alt = _check_alternative(alternative)
     x = _samples("samples", samples, minimum=2)
     mu = check_real("predicted", predicted)
     n = x.size
@@ -392,15 +425,24 @@ def mean_test(samples: Any, predicted: float, alpha: float = 0.01) -> TestOutcom
     se = sd / math.sqrt(n)
     if se == 0.0:
         t = 0.0 if mean == mu else math.copysign(math.inf, mean - mu)
-        p = 1.0 if mean == mu else 0.0
+        p = 1.0 if mean == mu else _degenerate_p(mean - mu, alt)
     else:
         t = (mean - mu) / se
-        p = float(2.0 * sps.t.sf(abs(t), n - 1))
+        p = _t_pvalue(t, n - 1, alt)
     q = float(sps.t.ppf(1.0 - a / 2.0, n - 1))
     return _outcome(
         t if math.isfinite(t) else math.copysign(1e300, t), p, a, n, test="student-t",
-        mean=mean, sd=sd, ci=[mean - q * se, mean + q * se], predicted=mu,
+        mean=mean, sd=sd, ci=[mean - q * se, mean + q * se], predicted=mu, alternative=alt,
     )
+
+
+def _degenerate_p(diff: float, alternative: str) -> float:
+    """p-value when the standard error is 0 and the estimate differs from the null by diff."""
+    if alternative == "less":
+        return 0.0 if diff < 0 else 1.0
+    if alternative == "greater":
+        return 0.0 if diff > 0 else 1.0
+    return 0.0
 
 
 def _logmeanexp(v: np.ndarray) -> float:
@@ -479,11 +521,15 @@ def log_moment_test(
 # --------------------------------------------------------------------------- trends, identities
 
 
-def trend_test(x: Any, y: Any, predicted_slope: float, alpha: float = 0.01) -> TestOutcome:
+def trend_test(
+    x: Any, y: Any, predicted_slope: float, alpha: float = 0.01, alternative: str = "two-sided"
+) -> TestOutcome:
     r"""t test of ``H0: slope = predicted_slope`` for an ordinary-least-squares line y ~ a + b x.
 
     ``t = (b - b0) / se(b)``, ``se(b)^2 = s^2 / sum (x - xbar)^2``, n-2 degrees of freedom.
-    [ref] classical linear regression.
+    [ref] classical linear regression. ``alternative="less"`` tests ``H0: slope ≥ b0``
+    against ``slope < b0`` (p = ``P(T ≤ t)``), ``"greater"`` tests ``H0: slope ≤ b0``
+    (p = ``P(T ≥ t)``); ``ci`` is always the two-sided ``1 − alpha`` interval.
 
     Assumptions: independent, homoscedastic, roughly normal residuals around a straight line
     (for a power law fit ``log y`` against ``log x``).
@@ -492,8 +538,13 @@ def trend_test(x: Any, y: Any, predicted_slope: float, alpha: float = 0.01) -> T
     >>> x = np.linspace(0, 1, 50); y = 2 * x + 0.1 * rng.normal(size=50)
     >>> trend_test(x, y, 2.0).reject, trend_test(x, y, 1.5).reject
     (False, True)
+    >>> trend_test(x, y, 1.5, alternative="greater").reject
+    True
+    >>> trend_test(x, y, 1.5, alternative="less").reject
+    False
     """
     a = _alpha(alpha)
+    alt = _check_alternative(alternative)
     xx = _samples("x", x, minimum=3)
     yy = _samples("y", y, minimum=3)
     if xx.shape != yy.shape:
@@ -507,15 +558,52 @@ def trend_test(x: Any, y: Any, predicted_slope: float, alpha: float = 0.01) -> T
     df = n - 2
     if se == 0.0:
         t = 0.0 if res.slope == b0 else math.copysign(1e300, res.slope - b0)
-        p = 1.0 if res.slope == b0 else 0.0
+        p = 1.0 if res.slope == b0 else _degenerate_p(float(res.slope) - b0, alt)
     else:
         t = (float(res.slope) - b0) / se
-        p = float(2.0 * sps.t.sf(abs(t), df))
+        p = _t_pvalue(t, df, alt)
     q = float(sps.t.ppf(1.0 - a / 2.0, df))
     return _outcome(
         t, p, a, n, test="ols-slope-t", slope=float(res.slope), intercept=float(res.intercept),
         se=se, ci=[float(res.slope) - q * se, float(res.slope) + q * se], predicted=b0,
+        alternative=alt,
     )
+
+
+def band_slope_test(x: Any, y: Any, lo: float, hi: float, alpha: float = 0.01) -> TestOutcome:
+    r"""Test of the composite ``H0: lo ≤ slope ≤ hi`` for an OLS line y ~ a + b x.
+
+    p = 1 when the fitted slope lies in ``[lo, hi]``; otherwise the two-sided
+    :func:`trend_test` p-value against the nearer edge. Rejecting when that p-value is
+    ``≤ alpha`` has size ``≤ alpha`` for every slope in the band: at an interior slope both
+    one-sided tail probabilities are below ``alpha/2``, so the size is at most ``alpha``
+    (exactly the two-sided test when ``lo = hi``) [ref: Berger 1982 intersection–union
+    tests; Schuirmann 1987 two one-sided tests, here for the non-equivalence direction].
+    Use it for "flat within a margin" claims (slope in ``±margin``).
+
+    Args:
+        x, y: data (at least 3 points, x not constant).
+        lo, hi: the band, ``lo ≤ hi``.
+        alpha: level.
+
+    >>> x = np.arange(10.0); y = 0.3 * x + 0.01 * np.sin(x)
+    >>> band_slope_test(x, y, 0.2, 0.4).p_value, band_slope_test(x, y, 0.5, 0.6).reject
+    (1.0, True)
+    """
+    lo_f = check_real("lo", lo)
+    hi_f = check_real("hi", hi)
+    if hi_f < lo_f:
+        raise ValueError(f"hi must be >= lo = {lo_f}, got {hi!r}")
+    mid = trend_test(x, y, 0.5 * (lo_f + hi_f), alpha)
+    b = float(mid.details["slope"])
+    if lo_f <= b <= hi_f:
+        return TestOutcome(mid.statistic, 1.0, False, mid.n,
+                           dict(mid.details, test="ols-slope-band", band=[lo_f, hi_f],
+                                predicted=[lo_f, hi_f]))
+    edge = lo_f if b < lo_f else hi_f
+    out = trend_test(x, y, edge, alpha)
+    return TestOutcome(out.statistic, out.p_value, out.reject, out.n,
+                       dict(out.details, test="ols-slope-band", band=[lo_f, hi_f]))
 
 
 def identity_test(

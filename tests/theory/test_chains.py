@@ -459,3 +459,127 @@ def test_far_tail_pdf_raises() -> None:
     law = NeuralChain(5, sigma=1.0).output_law()
     with pytest.raises(ValueError, match="tail"):
         law.pdf(np.array([1e-300]))
+
+
+# ------------------------------------------------------------------ residual chains
+from theory.chains import (  # noqa: E402
+    residual_chain_log_cdf,
+    residual_chain_median,
+    residual_chain_median_reference,
+)
+
+RES_ALPHA = 0.01
+# (depth, alpha, sigma, law): alpha None = 1/sqrt(L)
+RESIDUAL_CASES = [
+    (2, None, 1.0, "normal"),
+    (4, None, 1.0, "normal"),
+    (16, None, 1.0, "normal"),
+    (8, 0.5, 1.3, "normal"),
+    (6, None, 1.0, "uniform"),
+    (12, 0.4, 0.8, "uniform"),
+]
+
+
+def _residual_samples(depth: int, alpha: float | None, sigma: float, law: str, n: int,
+                      seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    a = 1.0 / math.sqrt(depth) if alpha is None else alpha
+    if law == "normal":
+        w = rng.normal(0.0, sigma, size=(n, depth))
+    else:
+        b = sigma * math.sqrt(3.0)
+        w = rng.uniform(-b, b, size=(n, depth))
+    return np.abs(np.prod(1.0 + a * w, axis=1))
+
+
+@pytest.mark.parametrize(("depth", "alpha", "sigma", "law"), RESIDUAL_CASES)
+def test_residual_chain_median_vs_simulation(depth, alpha, sigma, law):
+    """Exact median (Gil-Pelaez) vs numpy products: exact binomial test of the median;
+    mutant: the log-normal limit exp(−Lα²σ²/2) (no finite-L correction)."""
+    n = 200_000
+    x = _residual_samples(depth, alpha, sigma, law, n, seed=100 + depth)
+    med = residual_chain_median(depth, alpha, sigma, law)
+    k = int(np.sum(x <= med))
+    p = stats.binomtest(k, n, 0.5).pvalue
+    assert p > RES_ALPHA, f"exact median {med} rejected: {k}/{n} below (p={p}), sample " \
+        f"median {np.median(x)}"
+    a = 1.0 / math.sqrt(depth) if alpha is None else alpha
+    mutant = math.exp(-0.5 * depth * (a * sigma) ** 2)
+    km = int(np.sum(x <= mutant))
+    pm = stats.binomtest(km, n, 0.5).pvalue
+    assert pm < RES_ALPHA, f"mutant {mutant} not rejected ({km}/{n}, p={pm}); exact {med}"
+
+
+def test_residual_chain_log_cdf_ks():
+    """The whole law: KS test of log|∏(1 + w/√L)| (L = 8, normal) against the Gil-Pelaez cdf;
+    mutant: N(−½, 1) (the limit law)."""
+    x = np.log(_residual_samples(8, None, 1.0, "normal", 4000, seed=7))
+    res = stats.kstest(x, lambda v: residual_chain_log_cdf(v, 8))
+    assert res.pvalue > RES_ALPHA, res
+    mut = stats.kstest(x, stats.norm(-0.5, 1.0).cdf)
+    assert mut.pvalue < RES_ALPHA, mut
+    f = residual_chain_log_cdf(np.array([-3.0, -0.5, 0.0, 2.0]), 8)
+    assert np.all(np.diff(f) > 0) and 0 < f[0] and f[-1] < 1
+    assert residual_chain_log_cdf(math.log(residual_chain_median(8)), 8) == pytest.approx(
+        0.5, abs=1e-10)
+
+
+@pytest.mark.parametrize("depth", [4, 16, 64, 256])
+def test_residual_uniform_matches_theory_products(depth):
+    """Independent implementation: theory.products' law of a product of U(1 ± √(3/L))."""
+    from theory.laws import Uniform
+    from theory.products import product
+
+    a = math.sqrt(3.0 / depth)
+    ref = float(product([Uniform(1.0 - a, 1.0 + a)] * depth).median())
+    assert residual_chain_median(depth, law="uniform") == pytest.approx(ref, rel=1e-11)
+
+
+@pytest.mark.parametrize(("depth", "alpha", "sigma", "law", "tol"), [
+    (16, None, 1.0, "normal", 1e-9),
+    (6, None, 1.0, "uniform", 1e-7),
+])
+def test_residual_median_matches_slow_reference(depth, alpha, sigma, law, tol):
+    fast = residual_chain_median(depth, alpha, sigma, law)
+    slow = residual_chain_median_reference(depth, alpha, sigma, law)
+    assert fast == pytest.approx(slow, rel=tol), (fast, slow)
+
+
+@pytest.mark.slow
+def test_residual_median_matches_slow_reference_strong_alpha():
+    """α = 0.9: the factor 1 + αw changes sign with probability 13%."""
+    fast = residual_chain_median(3, 0.9)
+    slow = residual_chain_median_reference(3, 0.9)
+    assert fast == pytest.approx(slow, rel=1e-6), (fast, slow)
+
+
+@pytest.mark.parametrize("law", ["normal", "uniform"])
+def test_residual_expansion_vs_exact(law):
+    """log median = −½ − 1/(4L) + O(L⁻²) for α = 1/√L (both laws: the kurtosis cancels):
+    L²·(exact − expansion) stays bounded; mutant −½ (no 1/L term): L²·error grows like L/4."""
+    errs, mut = [], []
+    for depth in (256, 1024, 4096):
+        ex = math.log(residual_chain_median(depth, law=law))
+        asy = math.log(residual_chain_median(depth, law=law, method="expansion"))
+        assert asy == pytest.approx(-0.5 - 0.25 / depth, abs=1e-15)
+        errs.append(depth**2 * abs(ex - asy))
+        mut.append(depth**2 * abs(ex + 0.5))
+    assert max(errs) < 0.5, errs
+    assert mut[-1] > 0.2 * 4096 and mut[2] > 3 * mut[1] > 9 * mut[0], mut
+    # general alpha: −Lα²σ²/2 − Lα⁴μ₄/4 + α²(μ₄ − σ⁴)/(4σ²), checked at small α
+    ex = math.log(residual_chain_median(400, 0.02, 1.5, law))
+    asy = math.log(residual_chain_median(400, 0.02, 1.5, law, method="expansion"))
+    assert abs(ex - asy) < 5e-5, (ex, asy)
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"depth": 0}, "depth"),
+    ({"depth": 4, "alpha": -1.0}, "alpha"),
+    ({"depth": 4, "sigma": 0.0}, "sigma"),
+    ({"depth": 4, "law": "cauchy"}, "law"),
+    ({"depth": 4, "method": "saddle"}, "method"),
+    ({"depth": 1, "law": "uniform"}, "decays too slowly"),
+])
+def test_residual_median_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        residual_chain_median(**kwargs)

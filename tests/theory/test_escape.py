@@ -281,3 +281,218 @@ def test_gaussian_median_slope_trend():
     # growth prediction: differences of sgd_median_escape_growth give the slope exactly
     g = [E.sgd_median_escape_growth(d, sigma) for d in (d_lo, d_hi)]
     assert (g[1] - g[0]) / (d_hi - d_lo) == pytest.approx(E.escape_log_slope(sigma), rel=1e-12)
+
+
+# ------------------------------------------------------------------ plateau curvature: -2 log L
+def _closed_form_hessians(w: np.ndarray, x: float = 1.0, y: float = 1.0) -> np.ndarray:
+    """H = x²P²vvᵀ + rxP(vvᵀ − diag v²), v_i = 1/w_i (THEORY.md §3), independent of E."""
+    p = np.prod(w, axis=1)
+    r = p * x - y
+    v = 1.0 / w
+    vv = v[:, :, None] * v[:, None, :]
+    diag = np.einsum("ni,ij->nij", v**2, np.eye(w.shape[1]))
+    return (x * x * p**2)[:, None, None] * vv + (r * x * p)[:, None, None] * (vv - diag)
+
+
+ORDER_CASES = [  # (law, sigma, depth, k)
+    ("normal", 1.0, 3, 1),
+    ("normal", 1.0, 6, 2),
+    ("normal", 0.7, 14, 1),
+    ("normal", 1.0, 60, 2),
+    ("uniform", 1.5, 6, 1),
+    ("uniform", 1.0, 20, 2),
+]
+
+
+@pytest.mark.parametrize(("law", "sigma", "depth", "k"), ORDER_CASES)
+def test_smallest_abs_weight_log_mean_vs_simulation(law: str, sigma: float, depth: int, k: int):
+    """E log|w|_(k) (quadrature / digamma) vs the mean of numpy order statistics (t test);
+    mutant: the naive scale log(kσ/L) (a point mass at the mean spacing)."""
+    rng = np.random.default_rng(10 + depth + k)
+    m = 100_000
+    w = rng.normal(0, sigma, (m, depth)) if law == "normal" else rng.uniform(-sigma, sigma,
+                                                                             (m, depth))
+    x = np.log(np.sort(np.abs(w), axis=1)[:, k - 1])
+    pred = E.smallest_abs_weight_log_mean(depth, sigma, law, k)
+    t = (x.mean() - pred) / (x.std(ddof=1) / math.sqrt(m))
+    p = 2 * st.norm.sf(abs(t))
+    assert p > ALPHA, f"sim mean {x.mean()} vs predicted {pred} (p={p})"
+    mutant = math.log(k * sigma / depth)
+    tm = (x.mean() - mutant) / (x.std(ddof=1) / math.sqrt(m))
+    assert 2 * st.norm.sf(abs(tm)) < ALPHA, f"mutant {mutant} not rejected (mean {x.mean()})"
+
+
+@pytest.mark.parametrize(("depth", "k"), [(5, 1), (12, 2), (40, 3)])
+def test_smallest_abs_weight_log_mean_uniform_reference(depth: int, k: int):
+    """Slow reference: ∫ log(a u) Beta(u; k, L+1−k) du by quadrature vs the digamma form."""
+    from scipy import integrate
+
+    a = 1.7
+    ref, _ = integrate.quad(lambda u: math.log(a * u) * st.beta.pdf(u, k, depth + 1 - k), 0, 1,
+                            limit=200)
+    assert E.smallest_abs_weight_log_mean(depth, a, "uniform", k) == pytest.approx(ref, abs=1e-9)
+
+
+def test_smallest_abs_weight_log_mean_asymptotic_converges():
+    """exact − asymptotic = O(k²/L²) for the normal law."""
+    for depth in (50, 500, 5000):
+        for k in (1, 2):
+            ex = E.smallest_abs_weight_log_mean(depth, 1.3, "normal", k)
+            asy = E.smallest_abs_weight_log_mean(depth, 1.3, "normal", k, "asymptotic")
+            assert abs(ex - asy) <= 2.0 * (k + 1) ** 2 / depth**2, (depth, k, ex, asy)
+
+
+def test_plateau_spread_closed_form_vs_poisson_simulation():
+    """c_R (Laplace-functional quadrature) = E ½log(1 + Σ_{k≥3}(Γ₂/Γ_k)²) vs a numpy Poisson
+    process (tail Σ_{k>K} ≈ Γ₂²/Γ_K); mutant c_R = 0."""
+    rng = np.random.default_rng(4)
+    m, kmax = 20_000, 1_000
+    gam = np.cumsum(rng.exponential(size=(m, kmax)), axis=1)
+    xs = np.sum((gam[:, 1:2] / gam[:, 2:]) ** 2, axis=1) + gam[:, 1] ** 2 / gam[:, -1]
+    r = 0.5 * np.log1p(xs)
+    c = E.plateau_spread_constant("closed_form")
+    z = st.norm.ppf(1 - ALPHA / 2) * r.std(ddof=1) / math.sqrt(m)
+    assert abs(r.mean() - c) <= z, (r.mean(), c, z)
+    assert abs(r.mean() - 0.0) > z
+
+
+def test_plateau_spread_constant_reference_and_eigenvalues():
+    """The tabulated secular constant vs (a) its slow reference (other seed) and (b) an
+    independent estimate: eigenvalues of ±(diag v² − vvᵀ) for the limiting model
+    v_k = 1/Γ_k (K = 40 points; eigvalsh). Mutant: the closed-form approximation c_R."""
+    est, se = E.plateau_spread_constant_reference(8_000, 150, seed=11)
+    z = st.norm.ppf(1 - ALPHA / 2)
+    assert abs(est - E.plateau_spread_constant()) <= z * math.hypot(se, 4e-4), (est, se)
+    rng = np.random.default_rng(12)
+    m, k = 6_000, 40
+    gam = np.cumsum(rng.exponential(size=(m, k)), axis=1)
+    v = 1.0 / gam
+    a = np.einsum("ni,ij->nij", v**2, np.eye(k)) - v[:, :, None] * v[:, None, :]
+    ev = np.linalg.eigvalsh(a)
+    # P > 0: |λ_min(H)| ≈ P·(−λ_min(D − vvᵀ)); P < 0: |P|·λ_max(D − vvᵀ); fair coin
+    r = 0.5 * (np.log(-ev[:, 0]) + np.log(ev[:, -1])) + np.log(gam[:, 0] * gam[:, 1])
+    # truncation at K points lowers both roots by O(1/K): one-sided margin 2/K
+    diff = E.plateau_spread_constant() - r.mean()
+    zse = z * r.std(ddof=1) / math.sqrt(m)
+    assert -zse <= diff <= zse + 2.0 / k, (r.mean(), diff, zse)
+    mut = E.plateau_spread_constant("closed_form")
+    assert abs(est - mut) > z * math.hypot(se, 4e-4), (est, mut)
+
+
+def test_lambda_min_interlacing_lower_bound():
+    """Exact: λ_min(H) ≤ λ_min of the 2×2 principal block on the two smallest |w| (Cauchy
+    interlacing), whose value is ≈ −|P_{−(1)(2)}| = −max|P_{−ij}|; closed-form Hessians."""
+    rng = np.random.default_rng(5)
+    w = rng.normal(size=(3000, 20))
+    h = _closed_form_hessians(w)
+    lam = np.linalg.eigvalsh(h)[:, 0]
+    idx = np.argsort(np.abs(w), axis=1)[:, :2]
+    rows = np.arange(w.shape[0])[:, None, None]
+    block = h[rows, idx[:, :, None], idx[:, None, :]]
+    lam2 = np.linalg.eigvalsh(block)[:, 0]
+    scale = np.abs(h).max(axis=(1, 2))
+    assert np.all(lam <= lam2 + 1e-12 * scale)
+    a = np.sort(np.abs(w), axis=1)
+    p = np.prod(w, axis=1)
+    pij = np.abs(p) / (a[:, 0] * a[:, 1])
+    # block = [[P₋₁², P₋₁P₋₂ + rP₋₁₂], [·, P₋₂²]]: λ = −|r|P₋₁₂ + O(P₋₁² + P₋₂²)
+    tiny = (np.abs(p) < 1e-4) & (pij < 1e-2)
+    assert tiny.sum() > 500
+    np.testing.assert_allclose(-lam2[tiny], (np.abs(1 - p) * pij)[tiny], rtol=2e-2)
+
+
+@pytest.mark.parametrize(("law", "sigma", "depth"), [("normal", 1.0, 40), ("uniform", 1.0, 40),
+                                                      ("normal", 0.8, 25)])
+def test_chain_curvature_log_median_vs_hessian_eigenvalues(law: str, sigma: float, depth: int):
+    """median log|λ_min| of closed-form chain Hessians (x = y = 1) vs theory: exact binomial
+    test of the median; mutants: the leading order without the 2 log L term, and
+    max|P_{−ij}| without the spread constant c_R."""
+    rng = np.random.default_rng(6 + depth)
+    m = 8_000
+    w = rng.normal(0, sigma, (m, depth)) if law == "normal" else rng.uniform(-sigma, sigma,
+                                                                             (m, depth))
+    lam = -np.linalg.eigvalsh(_closed_form_hessians(w))[:, 0]  # <= 0 counts as below
+    loglam = np.log(np.maximum(lam, 1e-300))
+    pred = E.chain_curvature_log_median(depth, sigma, law)
+    pred_exact = E.chain_curvature_log_median(depth, sigma, law, method="exact_order")
+    for value in (pred, pred_exact):
+        k = int(np.sum(loglam <= value))
+        assert st.binomtest(k, m, 0.5).pvalue > ALPHA, f"{k}/{m} below predicted {value}"
+    k1, k2, k3 = E.log_abs_weight_cumulants(sigma, law)
+    mutants = [depth * k1 - k3 / (6 * k2), pred - E.plateau_spread_constant()]
+    for value in mutants:
+        k = int(np.sum(loglam <= value))
+        assert st.binomtest(k, m, 0.5).pvalue < ALPHA, f"mutant {value} kept ({k}/{m})"
+
+
+def test_chain_escape_log_median_differences():
+    """Differences between depths: −κ₁ΔL − 2Δψ(L+1) exactly (asymptotic method); the slope of
+    log median T + 2 log L tends to −κ₁ = chain_escape_log_slope."""
+    import scipy.special as sc
+
+    k1 = E.log_abs_weight_cumulants(1.0)[0]
+    for lo, hi in ((6, 14), (20, 21)):
+        d = E.chain_escape_log_median(hi) - E.chain_escape_log_median(lo)
+        want = -k1 * (hi - lo) - 2 * (sc.digamma(hi + 1) - sc.digamma(lo + 1))
+        assert d == pytest.approx(want, abs=1e-10)
+    big = [E.chain_escape_log_median(L) + 2 * math.log(L) for L in (4000, 4001)]
+    assert big[1] - big[0] == pytest.approx(E.chain_escape_log_slope(1.0), abs=1e-6)
+    assert E.chain_escape_log_slope(2.0, "uniform") == E.escape_log_slope(2.0, "uniform")
+    assert E.chain_escape_log_median(10, lr=0.5) == pytest.approx(
+        E.chain_escape_log_median(10) + math.log(2.0), abs=1e-12)
+
+
+@pytest.mark.parametrize(("fn", "kwargs", "match"), [
+    (E.smallest_abs_weight_log_mean, {"depth": 5, "k": 6}, "k"),
+    (E.smallest_abs_weight_log_mean, {"depth": 0}, "depth"),
+    (E.smallest_abs_weight_log_mean, {"depth": 5, "law": "cauchy"}, "law"),
+    (E.chain_curvature_log_median, {"depth": 2}, "depth"),
+    (E.chain_curvature_log_median, {"depth": 5, "sigma": -1.0}, "sigma"),
+    (E.chain_escape_log_median, {"depth": 5, "lr": 0.0}, "lr"),
+])
+def test_plateau_functions_reject_bad_input(fn, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        fn(**kwargs)
+
+
+def _numpy_gd_escape_times(w: np.ndarray, eta: float, threshold: float, cap: int) -> np.ndarray:
+    """First step with ½(P − 1)² < threshold under plain GD (x = y = 1); cap if never."""
+    w = w.copy()
+    t_out = np.full(w.shape[0], float(cap))
+    alive = np.ones(w.shape[0], dtype=bool)
+    for t in range(cap):
+        with np.errstate(over="ignore", invalid="ignore"):
+            p = np.prod(w, axis=1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            done = alive & (0.5 * (p - 1.0) ** 2 < threshold)
+        t_out[done] = t
+        alive &= ~done
+        if not alive.any():
+            break
+        idx = np.flatnonzero(alive)
+        pa = p[idx]
+        with np.errstate(over="ignore", invalid="ignore"):
+            w[idx] -= eta * ((pa - 1.0) * pa)[:, None] / w[idx]
+    return t_out
+
+
+def test_chain_escape_log_median_shape_vs_numpy_gd():
+    """Median GD escape steps of numpy chains (η = 0.2, loss < 0.4) at L = 6, …, 14:
+    log median T − chain_escape_log_median(L) has OLS slope 0 (t test, 3 df); mutants: the
+    leading order −κ₁L alone (no −2ψ(L+1); slopes differ by ≈ 0.2) and a flat escape time."""
+    depths = np.array([6, 8, 10, 12, 14])
+    rng = np.random.default_rng(21)
+    logmed = []
+    for depth in depths:
+        w = rng.normal(size=(4001, depth))
+        logmed.append(math.log(max(np.median(_numpy_gd_escape_times(w, 0.2, 0.4, 6000)), 1)))
+    logmed = np.array(logmed)
+    shape = np.array([E.chain_escape_log_median(int(d), lr=0.2) for d in depths])
+    k1 = E.log_abs_weight_cumulants(1.0)[0]
+    res = st.linregress(depths, logmed - shape)
+    tcrit = st.t.ppf(1 - ALPHA / 2, depths.size - 2)
+    assert abs(res.slope) <= tcrit * res.stderr, (res.slope, res.stderr, logmed)
+    assert tcrit * res.stderr < 0.15, res.stderr  # CI narrower than the mutant offsets
+    for mutant in (-k1 * depths, 0.0 * depths):
+        rm = st.linregress(depths, logmed - mutant)
+        assert abs(rm.slope) > tcrit * rm.stderr, ("mutant kept", rm.slope, rm.stderr)

@@ -146,6 +146,47 @@ def test_layer_snr_exact_enumeration(n: int, b: int):
     assert g2 / batch_cov_trace(without) != snr
 
 
+@pytest.mark.parametrize(("n", "b"), [(3, 2), (4, 3), (5, 2), (6, 1), (6, 4)])
+def test_layer_snr_without_replacement_exact_enumeration(n: int, b: int):
+    """All B-subsets of N samples, exact rationals: SNR = (B/B_simple)(N−1)/(N−B); the
+    with-replacement value B/B_simple (mutant) differs unless B = 1."""
+    rng = np.random.default_rng(n * 100 + b)
+    pop = [[Fraction(int(v)) for v in row] for row in rng.integers(-5, 6, size=(n, 3))]
+    p = len(pop[0])
+    mean = [sum((r[c] for r in pop), Fraction(0)) / n for c in range(p)]
+    g2 = sum((m * m for m in mean), Fraction(0))
+    tr_sigma = sum(((r[c] - mean[c]) ** 2 for r in pop for c in range(p)), Fraction(0)) / n
+    subsets = list(itertools.combinations(range(n), b))
+    cov = Fraction(0)
+    for idx in subsets:
+        gb = [sum((pop[i][c] for i in idx), Fraction(0)) / b for c in range(p)]
+        cov += sum(((gb[c] - mean[c]) ** 2 for c in range(p)), Fraction(0))
+    snr = g2 / (cov / len(subsets))
+    bs = tr_sigma / g2
+    assert snr == Fraction(b) / bs * Fraction(n - 1, n - b)
+    got = Nz.layer_snr(b, float(bs), N=n, replacement=False)
+    assert got == pytest.approx(float(snr), rel=1e-14), (got, float(snr))
+    mutant = Nz.layer_snr(b, float(bs))
+    assert (mutant == pytest.approx(float(snr), rel=1e-14)) == (b == 1), (mutant, float(snr))
+
+
+def test_layer_snr_without_replacement_edges():
+    assert Nz.layer_snr(8, 2.0, N=8, replacement=False) == math.inf  # full batch: no noise
+    np.testing.assert_allclose(Nz.layer_snr(np.array([1, 4]), 2.0, N=9, replacement=False),
+                               [0.5, 2.0 * 8 / 5])
+    assert Nz.layer_snr(4, 2.0, N=100) == 2.0  # N ignored with replacement
+    with pytest.raises(ValueError, match="N"):
+        Nz.layer_snr(4, 2.0, replacement=False)
+    with pytest.raises(ValueError, match="B"):
+        Nz.layer_snr(5, 2.0, N=4, replacement=False)
+    with pytest.raises(ValueError, match="B"):
+        Nz.layer_snr(2.5, 2.0, N=4, replacement=False)
+    with pytest.raises(ValueError, match="N"):
+        Nz.layer_snr(1, 2.0, N=1, replacement=False)
+    with pytest.raises(TypeError, match="replacement"):
+        Nz.layer_snr(1, 2.0, N=4, replacement="no")  # type: ignore[arg-type]
+
+
 # --------------------------------------------------------------------------------------------
 # simulations: mini-batch pair cosine and two-batch estimators
 # --------------------------------------------------------------------------------------------

@@ -88,14 +88,19 @@ def test_thm32_search_finds_counterexample_without_hardcoding() -> None:
     (1, -5.0, True), (1, 5.0, False), (-1, 5.0, True), (-1, -5.0, False), (1, 0.0, False),
 ])
 def test_one_sided_conversion(direction: int, t: float, expect_reject: bool) -> None:
-    from scipy import stats as sps
+    """``H0: direction·θ ≥ 0`` maps to the stats alternative; data with mean t·se."""
+    from validation import stats
 
-    from validation.stats import TestOutcome
-
-    p2 = float(2 * sps.norm.sf(abs(t)))
-    out = gc._one_sided(TestOutcome(t, p2, p2 <= ALPHA, 10, {}), direction, ALPHA)
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=400)
+    z = (z - z.mean()) / z.std(ddof=1)  # exact mean 0, sd 1: the t statistic is 20·shift
+    x = z + t / 20.0
+    out = stats.mean_test(x, 0.0, ALPHA, alternative=gc._alternative(direction))
+    assert out.statistic == pytest.approx(t, abs=1e-9)
     assert out.reject is expect_reject, (direction, t, out.p_value)
     assert 0.0 <= out.p_value <= 1.0
+    with pytest.raises(ValueError, match="direction"):
+        gc._alternative(0)
 
 
 # --------------------------------------------------------------------------- MC helpers

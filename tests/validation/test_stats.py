@@ -278,3 +278,102 @@ def test_bad_inputs_name_the_parameter() -> None:
         vs.log_moment_test([0.0, 1.0], 2.0, 0.0, method="magic")
     with pytest.raises(ValueError, match="rtol and atol"):
         vs.identity_test([1.0], [1.0], 0.0, 0.0)
+
+
+# --------------------------------------------------------------------------- one-sided, band
+
+@pytest.mark.parametrize("alternative", ["less", "greater"])
+def test_mean_test_one_sided_calibrated_and_powerful(alternative: str) -> None:
+    """At the boundary of H0 (E X = 1) the one-sided rejection rate is <= alpha; a mean 0.4
+    away in the alternative's direction is rejected, the same distance the other way never.
+    Symmetric data (uniform): with skewed data the one-sided t test is not calibrated at this
+    n (see test_mean_test_one_sided_skewness_caveat)."""
+    alpha = 0.05
+    sign = -1.0 if alternative == "less" else 1.0
+    t = m = wrong = 0
+    for seed in range(REPS):
+        x = np.random.default_rng(seed).uniform(1.0 - math.sqrt(3), 1.0 + math.sqrt(3), 100)
+        t += vs.mean_test(x, 1.0, alpha, alternative=alternative).reject
+        # H0 "E X >= 1.4" is false (E X = 1) for "less"; "E X <= 0.6" false for "greater"
+        m += vs.mean_test(x, 1.0 - 0.4 * sign, alpha, alternative=alternative).reject
+        wrong += vs.mean_test(x, 1.0 + 0.4 * sign, alpha, alternative=alternative).reject
+    assert _not_above(t, REPS, alpha), (alternative, t)
+    assert m / REPS >= 0.9, (alternative, m)
+    assert wrong == 0, (alternative, wrong)
+
+
+def test_mean_test_one_sided_skewness_caveat() -> None:
+    """Documented limitation: for right-skewed data (exponential, n = 100) the left tail of the
+    t statistic is heavier, so alternative="less" rejects a true H0 about twice as often as
+    alpha, while the two-sided test stays calibrated (its tail errors partly cancel)."""
+    alpha = 0.05
+    less = two = 0
+    for seed in range(REPS):
+        x = np.random.default_rng(seed).exponential(size=100)
+        less += vs.mean_test(x, 1.0, alpha, alternative="less").reject
+        two += vs.mean_test(x, 1.0, alpha).reject
+    assert not _not_above(less, REPS, alpha), less
+    assert _not_above(two, REPS, alpha), two
+
+
+@pytest.mark.parametrize("alternative", ["less", "greater"])
+def test_trend_test_one_sided_calibrated_and_powerful(alternative: str) -> None:
+    alpha = 0.05
+    x = np.linspace(1, 10, 30)
+    sign = -1.0 if alternative == "less" else 1.0
+    t = m = wrong = 0
+    for seed in range(REPS):
+        y = 0.5 - 0.7 * x + np.random.default_rng(seed).normal(0, 0.5, size=x.size)
+        t += vs.trend_test(x, y, -0.7, alpha, alternative=alternative).reject
+        m += vs.trend_test(x, y, -0.7 - 0.12 * sign, alpha, alternative=alternative).reject
+        wrong += vs.trend_test(x, y, -0.7 + 0.12 * sign, alpha, alternative=alternative).reject
+    assert _not_above(t, REPS, alpha), (alternative, t)
+    assert m / REPS >= 0.9, (alternative, m)
+    assert wrong == 0, (alternative, wrong)
+
+
+@pytest.mark.parametrize("test", ["mean", "trend"])
+def test_one_sided_p_values_halve_two_sided(test: str) -> None:
+    """p(less) + p(greater) = 1 and the smaller one is half the two-sided p-value."""
+    rng = np.random.default_rng(9)
+    x = np.linspace(0, 1, 20)
+    y = 0.2 * x + rng.normal(0, 0.1, size=20)
+    f = (lambda alt: vs.mean_test(y, 0.05, 0.01, alternative=alt)) if test == "mean" else (
+        lambda alt: vs.trend_test(x, y, 0.5, 0.01, alternative=alt))
+    two, less, greater = f("two-sided"), f("less"), f("greater")
+    assert less.p_value + greater.p_value == pytest.approx(1.0, abs=1e-12)
+    assert min(less.p_value, greater.p_value) == pytest.approx(two.p_value / 2, rel=1e-12)
+    assert two.details["alternative"] == "two-sided" and less.details["alternative"] == "less"
+    assert two.details["ci"] == less.details["ci"]
+    with pytest.raises(ValueError, match="alternative"):
+        f("both")
+
+
+def test_one_sided_degenerate_zero_spread() -> None:
+    assert vs.mean_test([2.0, 2.0, 2.0], 1.0, 0.01, alternative="greater").reject
+    assert not vs.mean_test([2.0, 2.0, 2.0], 1.0, 0.01, alternative="less").reject
+    x = np.arange(5.0)
+    assert vs.trend_test(x, 2 * x, 1.0, 0.01, alternative="greater").reject
+    assert not vs.trend_test(x, 2 * x, 1.0, 0.01, alternative="less").reject
+
+
+def test_band_slope_test_calibrated_and_powerful() -> None:
+    """Size <= alpha at the band's edge (the least favourable null slope) and inside it;
+    slopes 4 standard errors outside are rejected; p = 1 inside; lo = hi is the two-sided
+    trend test."""
+    alpha = 0.05
+    x = np.linspace(1, 10, 30)
+    edge = inside = m = 0
+    for seed in range(REPS):
+        noise = np.random.default_rng(seed).normal(0, 0.5, size=x.size)
+        edge += vs.band_slope_test(x, 0.1 * x + noise, 0.1, 0.3, alpha).reject
+        inside += vs.band_slope_test(x, 0.2 * x + noise, 0.1, 0.3, alpha).reject
+        m += vs.band_slope_test(x, 0.42 * x + noise, 0.1, 0.3, alpha).reject
+    assert _not_above(edge, REPS, alpha), edge
+    assert inside == 0, inside
+    assert m / REPS >= 0.9, m
+    y = 0.3 * x + np.random.default_rng(1).normal(0, 0.5, size=x.size)
+    assert vs.band_slope_test(x, y, 0.5, 0.5, 0.01).p_value == pytest.approx(
+        vs.trend_test(x, y, 0.5, 0.01).p_value, rel=1e-14)
+    with pytest.raises(ValueError, match="hi"):
+        vs.band_slope_test(x, y, 0.5, 0.4)

@@ -52,19 +52,12 @@ def _seeds(seed: int, k: int) -> list[int]:
     return [int(s) % (2**31 - 1) for s in ss]
 
 
-def _one_sided(outcome: TestOutcome, direction: int, alpha: float) -> TestOutcome:
-    """Turn a two-sided t test (statistic t, symmetric null law) into the one-sided test of
-    ``H0: direction·θ ≥ 0`` (rejected when ``direction·t`` is significantly negative).
-
-    The one-sided p-value is ``p₂/2`` when ``direction·t < 0`` and ``1 − p₂/2`` otherwise
-    [ref: symmetric null distribution of the t statistic].
-    """
-    t = float(outcome.statistic)
-    p2 = float(outcome.p_value)
-    p = p2 / 2.0 if direction * t < 0 else 1.0 - p2 / 2.0
-    p = min(1.0, max(0.0, p))
-    details = dict(outcome.details, one_sided=True, direction=int(direction), p_two_sided=p2)
-    return TestOutcome(t, p, bool(p <= alpha), outcome.n, details)
+def _alternative(direction: int) -> str:
+    """The :mod:`validation.stats` alternative for ``H0: direction·θ ≥ 0``: rejected when
+    ``direction·θ`` is significantly negative (``"less"`` for +1, ``"greater"`` for −1)."""
+    if direction not in (1, -1):
+        raise ValueError(f"direction must be +1 or -1, got {direction!r}")
+    return "less" if direction > 0 else "greater"
 
 
 # =============================================================================================
@@ -370,8 +363,8 @@ def test_width_depth(prediction: dict[str, Any], m: dict[str, Any], alpha: float
     NTK points: Student t test of the Richardson combination ``2 cos(2n) − cos(n)`` (paired
     across independent networks), whose mean is the infinite-width value up to O(1/n²)."""
     if prediction["part"] in ("width", "depth"):
-        out = stats.trend_test(m["x"], m["y"], 0.0, alpha)
-        return _one_sided(out, int(prediction["direction"]), alpha)
+        return stats.trend_test(m["x"], m["y"], 0.0, alpha,
+                                alternative=_alternative(int(prediction["direction"])))
     comb = 2.0 * m["cos_2n"] - m["cos_n"]
     return stats.mean_test(comb, float(prediction["mean"]), alpha)
 
@@ -629,7 +622,7 @@ def simulate_sgd_bound(
 def test_sgd_bound(prediction: float, gaps: np.ndarray, alpha: float) -> TestOutcome:
     """One-sided t test of ``H0: E[F(w_T) − F*] ≤ bound`` (the gap is bounded on these
     contracting problems, so the CLT applies)."""
-    return _one_sided(stats.mean_test(gaps, prediction, alpha), -1, alpha)
+    return stats.mean_test(gaps, prediction, alpha, alternative="greater")
 
 
 def plot_sgd_bound(fig: Any, records: list[Any]) -> None:
@@ -810,7 +803,8 @@ def test_bn_skip(prediction: dict[str, Any], m: dict[str, Any], alpha: float) ->
     """One-sided t test on the differences ``cos_min(BN+skip)_k − cos_min(plain)_k`` of
     independent networks (``H0: direction·E[diff] ≥ 0``)."""
     diff = m["bn_skip"] - m["plain"]
-    return _one_sided(stats.mean_test(diff, 0.0, alpha), int(prediction["direction"]), alpha)
+    return stats.mean_test(diff, 0.0, alpha,
+                           alternative=_alternative(int(prediction["direction"])))
 
 
 def plot_bn_skip(fig: Any, records: list[Any]) -> None:

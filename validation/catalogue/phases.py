@@ -104,7 +104,7 @@ class SNRPrediction:
     :func:`theory.noise.layer_snr` [derived, THEORY.md §6]. ``"without-replacement"`` (the
     mutant applied to with-replacement batches): ``(B/B_simple)(N−1)/(N−B)``, the
     finite-population value (``Cov ḡ_B = (Σ/B)(N−B)/(N−1)`` for a uniformly random
-    ``B``-subset of ``N`` samples [ref]).
+    ``B``-subset of ``N`` samples [ref]), ``layer_snr(..., N, replacement=False)``.
     """
 
     batch_size: int
@@ -114,9 +114,8 @@ class SNRPrediction:
 
     def snr(self, b_simple: Any) -> np.ndarray:
         """Predicted ``SNR_l`` for an array of ``B_simple,l``."""
-        s = np.asarray(layer_snr(self.batch_size, np.asarray(b_simple, dtype=np.float64)))
-        if self.sampling == "without-replacement":
-            s = s * (self.n - 1) / (self.n - self.batch_size)
+        s = layer_snr(self.batch_size, np.asarray(b_simple, dtype=np.float64), N=self.n,
+                      replacement=self.sampling == "with-replacement")
         return np.asarray(s, dtype=np.float64)
 
     def ratio_of_means(self, b_simple: Any) -> np.ndarray:

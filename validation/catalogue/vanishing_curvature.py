@@ -16,10 +16,11 @@ THEORY.md section 3. Claims (ids):
   ``⌈log(R/|θ₀|)/log(1 + ηλ)⌉`` steps, torch Adam/RMSprop (``ε = 0``) stay inside λ-free
   brackets. Mutant: GD escapes like the sign step; Adam/RMSprop escape like GD.
 * ``VC.escape-depth``: SGD's median escape time from a depth-L chain's plateau grows like
-  ``e^{−κ₁ L}/L²`` (OLS slope t test of ``log median T + 2 log L``), Adam's stays flat (slope
-  band ±0.1). Mutant: SGD flat in depth.
-* ``VC.residual``: ``median ∏(1 + w_l/√L) → e^{−1/2}`` (exact finite-L median for uniform
-  weights; band ``±1/L`` in log for Gaussian weights). Mutant: the mean-based median 1.
+  ``e^{−κ₁ L}/L²`` (OLS slope t test of ``log median T`` minus the theory's shape), Adam's
+  stays flat (slope band ±0.1). Mutant: SGD flat in depth.
+* ``VC.residual``: ``median ∏(1 + w_l/√L) → e^{−1/2}`` (exact finite-L medians for uniform
+  and Gaussian weights, ``theory.chains.residual_chain_median``; exact binomial test). Mutant:
+  the mean-based median 1.
 * ``VC.normalization``: with LayerNorm the law of ``‖x_L‖²/n`` does not depend on depth
   (slope 0 of ``log‖x_L‖²/n`` against L). Mutant: the plain ReLU nets' per-layer log decay.
 
@@ -43,17 +44,16 @@ from montecarlo.vc2_experiments import (
     residual_chain_outputs,
     saddle_escape_steps,
 )
-from theory.chains import NeuralChain
+from theory.chains import NeuralChain, residual_chain_median
 from theory.escape import (
     adam_escape_bounds,
-    escape_log_slope,
+    chain_escape_log_median,
+    chain_escape_log_slope,
     gd_escape_steps,
     rmsprop_escape_bounds,
     sign_escape_steps,
 )
 from theory.hessian import norm_bound, trace_bound
-from theory.laws import Uniform
-from theory.products import product
 from theory.wide import layer_log_moments
 from validation import stats
 from validation.claims import Claim, by_budget, register
@@ -90,25 +90,6 @@ def _bonferroni(outcomes: list[stats.TestOutcome], alpha: float, **details: Any
     details.pop("names", None)
     return stats.TestOutcome(outcomes[i].statistic, p, p <= alpha,
                              int(sum(o.n for o in outcomes)), {"subtests": sub, **details})
-
-
-def _band_slope_test(x: np.ndarray, y: np.ndarray, lo: float, hi: float, alpha: float
-                     ) -> stats.TestOutcome:
-    r"""t test of the composite ``H0: slope ∈ [lo, hi]`` (OLS of y on x).
-
-    p-value: 1 when the fitted slope lies in the band, otherwise the two-sided
-    :func:`~validation.stats.trend_test` p-value against the nearer edge (a valid, conservative
-    test of the composite null) [ref: intersection-union / equivalence-band tests].
-    """
-    mid = stats.trend_test(x, y, 0.5 * (lo + hi), alpha)
-    b = float(mid.details["slope"])
-    if lo <= b <= hi:
-        return stats.TestOutcome(mid.statistic, 1.0, False, mid.n,
-                                 dict(mid.details, band=[lo, hi], predicted=[lo, hi]))
-    edge = lo if b < lo else hi
-    out = stats.trend_test(x, y, edge, alpha)
-    return stats.TestOutcome(out.statistic, out.p_value, out.reject, out.n,
-                             dict(out.details, band=[lo, hi]))
 
 
 # ============================================================================ VC.hessian-moments
@@ -385,16 +366,21 @@ def _depths(params: dict[str, Any]) -> list[int]:
 def predict_escape_depth(params: dict[str, Any]) -> dict[str, Any]:
     r"""``log median T_SGD = −κ₁ L − 2 log L + const + o(1)``; Adam flat.
 
-    Leading order (theory.escape): escape time ∝ ``1/|λ_min|`` and ``−κ₁ =
-    escape_log_slope(σ)`` (0.635 for σ = 1). Correction [derived here; theory.escape names the
-    ``O(log L)`` term without its constant]: ``|λ_min| ≈ |xy| max_{i≠j}|P_{−ij}| =
-    |xy||P|/(|w|_{(1)}|w|_{(2)})``, and the two smallest of L iid ``|w|`` are ``≈ c_k/L``, so
-    ``log max|P_{−ij}| = κ₁ L + 2 log L + O(1)``. Tested: the slope of
-    ``log median T + 2 log L`` against L equals ``−κ₁``; Adam's ``log median T`` has slope in
-    ``±adam_margin``.
+    From ``theory.escape.chain_escape_log_median`` [derived there]: GD's escape time is
+    ``∝ 1/|λ_min|`` and ``|λ_min| = |P|/(|w|₍₁₎|w|₍₂₎) e^R`` (the two smallest of L iid
+    ``|w|`` are ``O(1/L)``), so ``log median T = −κ₁L − 2ψ(L+1) + const``
+    (``≈ −κ₁L − 2 log L + const``); only differences between depths are predicted (the
+    constant depends on the dynamics). Tested: the slope of ``log median T − shape(L)``
+    against L is 0, ``shape(L)`` =
+    ``chain_escape_log_median(L, σ, lr=sgd_lr)``; Adam's ``log median T`` has slope in
+    ``±adam_margin``. Also reported: ``sgd_slope = −κ₁`` (``chain_escape_log_slope``), the
+    slope of ``log median T + 2 log L``.
     """
     m = float(params["adam_margin"])
-    return {"sgd_slope": float(escape_log_slope(float(params["sigma"]))),
+    sigma = float(params["sigma"])
+    shape = [chain_escape_log_median(L, sigma, "normal", lr=float(params["sgd_lr"]))
+             for L in _depths(params)]
+    return {"sgd_shape": shape, "sgd_slope": float(chain_escape_log_slope(sigma)),
             "log_depth_coefficient": 2.0, "adam_band": [-m, m]}
 
 
@@ -402,7 +388,8 @@ def mutant_escape_depth(params: dict[str, Any]) -> dict[str, Any]:
     """SGD's escape time flat in depth (slope 0, no correction), as the mean ``E P² = σ^{2L}
     = 1`` suggests."""
     m = float(params["adam_margin"])
-    return {"sgd_slope": 0.0, "log_depth_coefficient": 0.0, "adam_band": [-m, m]}
+    return {"sgd_shape": [0.0] * len(_depths(params)), "sgd_slope": 0.0,
+            "log_depth_coefficient": 0.0, "adam_band": [-m, m]}
 
 
 def _caps(params: dict[str, Any]) -> list[int]:
@@ -451,14 +438,14 @@ def _log_medians(block: dict[str, Any]) -> np.ndarray:
 
 def check_escape_depth(prediction: dict[str, Any], m: dict[str, Any], alpha: float
                       ) -> stats.TestOutcome:
-    """OLS slope t tests (``n_depths − 2`` df) against depth: ``log median T_SGD + c log L``
-    (``c = log_depth_coefficient``) against ``sgd_slope``; Adam's ``log median T`` in
-    ``adam_band``; Bonferroni over the two."""
+    """OLS slope t tests (``n_depths − 2`` df) against depth: ``log median T_SGD − shape(L)``
+    (``shape = sgd_shape``, the theory's L-dependence) against slope 0; Adam's
+    ``log median T`` in ``adam_band``; Bonferroni over the two."""
     d = np.asarray(m["depths"], dtype=float)
-    ys = _log_medians(m["sgd"]) + float(prediction["log_depth_coefficient"]) * np.log(d)
-    sgd = stats.trend_test(d, ys, float(prediction["sgd_slope"]), alpha)
+    ys = _log_medians(m["sgd"]) - np.asarray(prediction["sgd_shape"], dtype=float)
+    sgd = stats.trend_test(d, ys, 0.0, alpha)
     lo, hi = (float(v) for v in prediction["adam_band"])
-    adam = _band_slope_test(d, _log_medians(m["adam"]), lo, hi, alpha)
+    adam = stats.band_slope_test(d, _log_medians(m["adam"]), lo, hi, alpha)
     return _bonferroni([sgd, adam], alpha, names=["sgd slope", "adam slope"])
 
 
@@ -481,10 +468,9 @@ def plot_escape_depth(fig: Any, records: list[Any]) -> None:
                         xytext=(3, -9), textcoords="offset points")
     lm = _log_medians(r.measurement["sgd"])
     k1 = float(r.prediction["sgd_slope"])
-    cc = float(r.prediction["log_depth_coefficient"])
-    curve = k1 * d - cc * np.log(d)
+    curve = np.asarray(r.prediction["sgd_shape"], dtype=float)
     ax.plot(d, np.exp(curve + np.mean(lm - curve)), "-", color="C0",
-            label=f"predicted: -k1 L - {cc:g} log L (-k1 = {k1:.3f})")
+            label=f"predicted: -k1 L - 2 log L + c (-k1 = {k1:.3f}; theory.escape)")
     lead = k1 * d
     ax.plot(d, np.exp(lead + np.mean(lm - lead)), ":", color="C0", label="leading order -k1 L")
     ax.axhline(float(np.exp(np.mean(_log_medians(r.measurement["adam"])))), color="C1", ls="--",
@@ -497,22 +483,16 @@ def plot_escape_depth(fig: Any, records: list[Any]) -> None:
 
 # ================================================================================ VC.residual
 def predict_residual(params: dict[str, Any]) -> dict[str, Any]:
-    r"""``median ∏(1 + αw_l)``, ``α = 1/√L``.
-
-    Uniform ``w ~ U(±√3)`` (variance 1): exact, the median of the product of L iid
-    ``U(1 − √(3/L), 1 + √(3/L))`` (``theory.products``, Gil-Pelaez). Gaussian ``w ~ N(0, 1)``:
-    theory has no law for ``|1 + αw|``; the log-CLT gives ``median → e^{−1/2}`` with
-    ``log median = −½ − 1/(4L) + O(L^{−2})`` (mean ``−½ − 3/(4L)``, Cornish–Fisher shift
-    ``+1/(2L)`` from ``κ₃ = −3/L``) [derived]; the band ``−½ ± 1/L`` in log is tested.
+    r"""``median |∏(1 + αw_l)|``, ``α = 1/√L``, unit-variance weights (uniform ``U(±√3)`` or
+    ``N(0, 1)``): exact, ``theory.chains.residual_chain_median`` (Gil-Pelaez on the
+    characteristic function of ``log|1 + αw|``) [derived]; also reported, the expansion
+    ``log median = −½ − 1/(4L) + O(L⁻²)`` (same for both laws) and the limit ``e^{−1/2}``.
     """
     L = int(params["depth"])
-    lim = math.exp(-0.5)
-    if params["weights"] == "uniform":
-        a = math.sqrt(3.0 / L)
-        med = float(product([Uniform(1.0 - a, 1.0 + a)] * L).median())
-        return {"lo": med, "hi": med, "limit": lim, "exact": True}
-    return {"lo": math.exp(-0.5 - 1.0 / L), "hi": math.exp(-0.5 + 1.0 / L), "limit": lim,
-            "exact": False}
+    law = "uniform" if params["weights"] == "uniform" else "normal"
+    med = float(residual_chain_median(L, None, 1.0, law))
+    return {"lo": med, "hi": med, "limit": math.exp(-0.5), "exact": True,
+            "expansion": float(residual_chain_median(L, None, 1.0, law, method="expansion"))}
 
 
 def mutant_residual(params: dict[str, Any]) -> dict[str, Any]:
@@ -566,12 +546,11 @@ def plot_residual(fig: Any, records: list[Any]) -> None:
         ax.errorbar(d * (1.03 if j else 1.0), meas, yerr=[np.array(meas) - ci_a[:, 0],
                     ci_a[:, 1] - np.array(meas)], fmt="o", color=f"C{j}", ms=4,
                     label=f"measured median, {w} weights (99% CI)")
-        if w == "uniform":
-            ax.plot(d, [r.prediction["lo"] for r in recs], "s", color=f"C{j}", ms=10,
-                    mfc="none", label="exact median (uniform weights)")
-        else:
-            ax.vlines(d, [r.prediction["lo"] for r in recs], [r.prediction["hi"] for r in recs],
-                      color=f"C{j}", lw=6, alpha=0.3, label="band exp(-1/2 +- 1/L) (normal)")
+        ax.plot(d, [r.prediction["lo"] for r in recs], "s", color=f"C{j}", ms=10,
+                mfc="none", label=f"exact median ({w} weights)")
+        if "expansion" in recs[0].prediction:
+            ax.plot(d, [r.prediction["expansion"] for r in recs], ":", color=f"C{j}",
+                    label=r"expansion $e^{-1/2-1/(4L)}$" if j == 0 else None)
     dd = np.array(sorted({r.params["depth"] for r in records}), dtype=float)
     ax.axhline(math.exp(-0.5), color="k", lw=1, label=r"limit $e^{-1/2}$")
     ax.set_xscale("log")
@@ -757,12 +736,12 @@ _DEPTH = {"sigma": 1.0, "depth_min": 6, "depth_max": 14, "depth_step": 2, "thres
 register(Claim(
     id="VC.escape-depth",
     title="SGD's escape time from a chain's plateau grows exponentially with depth; Adam's not",
-    source=f"{_SOURCE}; derived (theory.escape.escape_log_slope, leading order)",
+    source=f"{_SOURCE}; derived (theory.escape.chain_escape_log_median)",
     statement=(
         "Training a width-1 chain (N(0, σ²) weights, x = y = 1, ℓ = ½(f − y)²) until "
         "ℓ < 0.4, the median escape step of SGD grows like exp(−κ₁ L)/L², −κ₁ = −E log|w| "
-        "(0.635 for σ = 1): the leading-order rate of theory.escape and the 1/L² from the two "
-        "smallest |w_i| that set the plateau curvature max|P_{−ij}| (derived here); Adam's "
+        "(0.635 for σ = 1), the 1/L² from the two smallest |w_i| that set the plateau "
+        "curvature |λ_min| ≈ max|P_{−ij}|·e^R (theory.escape.chain_escape_log_median); Adam's "
         "median stays flat (|slope| ≤ 0.1 per layer)."),
     latex=(r"\log\operatorname{med}T_{SGD}=-\kappa_1L-2\log L+c+o(1),\quad "
            r"\left|\frac{d\log\operatorname{med}T_{Adam}}{dL}\right|\le 0.1"),
@@ -777,12 +756,13 @@ register(Claim(
 register(Claim(
     id="VC.residual",
     title="Residual chains with α = 1/√L keep median ∏(1 + αw) → e^{-1/2} at every depth",
-    source=f"{_SOURCE}; derived (THEORY.md §3)",
+    source=f"{_SOURCE}; derived (THEORY.md §3, theory.chains.residual_chain_median)",
     statement=(
         "For x_{l+1} = (1 + αw_l)x_l with α = 1/√L and unit-variance weights, "
         "log ∏(1 + αw_l) ≈ N(−½, 1), so the median tends to e^{−1/2} independently of L. "
-        "Uniform weights: the exact finite-L median of the product of U(1 ± √(3/L)); Gaussian "
-        "weights: log median within −½ ± 1/L (derived: −½ − 1/(4L) + O(L⁻²))."),
+        "Tested: the exact finite-L median of |∏(1 + αw_l)| (theory.chains."
+        "residual_chain_median: Gil-Pelaez on E|1 + αw|^{it}) for uniform U(±√3) and Gaussian "
+        "N(0, 1) weights; log median = −½ − 1/(4L) + O(L⁻²) for both (derived)."),
     latex=r"\operatorname{med}\prod_{l=1}^L\left(1+\tfrac{w_l}{\sqrt L}\right)\to e^{-1/2}",
     kind="quantile",
     grids={"quick": [{"depth": d, "weights": w} for d, w in
