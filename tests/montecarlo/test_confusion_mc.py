@@ -28,13 +28,6 @@ D = torch.float64
 ALPHA = 1e-3
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: intra-op threads only add contention on the shared 2-core runners."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 NETS = [
     ("relu-bias", lambda: mlps(3, 8, 3, input_dim=6, output_dim=1, bias=True, seed=0)),

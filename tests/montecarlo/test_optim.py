@@ -10,13 +10,6 @@ from montecarlo.optim import OPTIMIZERS, make_optimizer, torch_reference_optimiz
 D = torch.float64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: intra-op threads only add contention on the shared 2-core runners."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 # (optimizer, lr, options) — every optimizer, with its options exercised.
 CASES = [
