@@ -441,12 +441,15 @@ class NetworkBatch:
         return self.with_parameters(ps)
 
     def estimate_bytes(self, batch: int = 1, factor: float = 4.0) -> int:
-        """Rough memory of a forward + backward pass on ``batch`` inputs, in bytes.
+        """Rough working memory of a forward + backward pass on ``batch`` inputs, in bytes.
 
-        ``factor · element_size · count · (P + batch · Σ_l n_l)``: parameters, their gradients
-        and the retained pre-/post-activations (and normalized values).
+        ``factor · element_size · count · batch · Σ_l n_l``: the retained pre-/post-activations
+        (and normalized values) and the backpropagated signals, which grow with the batch.
+        Parameter-sized tensors are not counted: the parameters exist already and a stacked
+        gradient is the result itself, whose size splitting over networks does not reduce
+        (splitting and concatenating would even hold it twice).
         """
-        per_net = self.parameter_count + batch * sum(self.widths)
+        per_net = batch * sum(self.widths)
         return int(factor * self.dtype.itemsize * self.count * per_net)
 
     def chunks(
