@@ -443,8 +443,17 @@ def catalogue_errors() -> dict[str, str]:
     return dict(_LOAD_ERRORS)
 
 
+#: Other names under which a claim is known (DESIGN.md's API example writes
+#: ``VC.median-vs-mean`` for the catalogue's ``VC.mean-vs-median``).
+ALIASES: dict[str, str] = {"VC.median-vs-mean": "VC.mean-vs-median"}
+
+
 def get(claim_id: str) -> Claim:
-    """The registered claim ``claim_id``; ``KeyError`` listing the known ids otherwise."""
+    """The registered claim ``claim_id`` (or an alias of it, see :data:`ALIASES`).
+
+    Raises ``KeyError`` listing the known ids otherwise.
+    """
+    claim_id = ALIASES.get(claim_id, claim_id)
     if claim_id not in _REGISTRY:
         load_catalogue()
     try:
@@ -486,7 +495,7 @@ def select(
     if claim_ids is None:
         chosen = [_REGISTRY[i] for i in sorted(_REGISTRY)]
     else:
-        wanted = list(claim_ids)
+        wanted = [ALIASES.get(i, i) for i in claim_ids]
         unknown = [i for i in wanted if i not in _REGISTRY]
         if unknown:
             raise ValueError(

@@ -233,3 +233,12 @@ def test_verify_accepts_a_claim_object() -> None:
 def test_calibration_many_reps(claim_id: str) -> None:
     cal = calibrate(claim_id, reps=400, seed=1000)
     assert cal.ok, cal
+
+
+def test_design_alias_resolves_to_catalogue_id() -> None:
+    """DESIGN.md's example id ``VC.median-vs-mean`` names the catalogue's ``VC.mean-vs-median``."""
+    from validation.claims import ALIASES, get, select
+
+    assert ALIASES["VC.median-vs-mean"] == "VC.mean-vs-median"
+    assert get("VC.median-vs-mean").id == "VC.mean-vs-median"
+    assert [c.id for c in select(["VC.median-vs-mean"])] == ["VC.mean-vs-median"]
