@@ -5,16 +5,17 @@ for :mod:`montecarlo.derivatives`:
 
 * :func:`readout_to_lecun` rescales the readout of He-initialized nets so that it is
   ``N(0, 1/n_L)`` (Hanin's setting: He hidden layers, LeCun readout);
-* :func:`scalar_input_gradients`: ``∂f/∂x`` of every network with a scalar output, one reverse
-  pass for all networks (autograd);
+* :func:`scalar_input_gradients`: ``∂f/∂x`` of every network with a scalar output;
 * :func:`mask_jacobians`: input–output Jacobians ``J = D_L W_L ⋯ D_1 W_1`` of bias-free, plain
   (no norm, no residual) linear/ReLU MLPs by batched matrix products of the activation masks
-  and weights (~100x faster than a ``vmap(jvp)`` Jacobian for square ``J``);
+  and weights;
 * :func:`residual_block_stack`: ``x_l = x_{l-1} + η_l W_2 ReLU(W_1 x_{l-1})`` built from real
   :func:`montecarlo.networks.mlps` two-layer blocks, returning the layer norms.
 
-Every function has a slow reference path that the tests compare against
-(:func:`montecarlo.derivatives.input_jacobian`, explicit loops).
+The two Jacobian helpers are thin wrappers of the public fast path
+:func:`montecarlo.derivatives.input_jacobian` (``method="product"``, the same batched mask
+products, as fast as the former hand-written versions); its tests compare it with the slow
+module reference :func:`montecarlo.derivatives.input_jacobian_reference`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import torch
 from torch import Tensor
 
 from montecarlo._checks import check_int, check_positive
+from montecarlo.derivatives import input_jacobian
 from montecarlo.networks import NetworkBatch, check_device, mlps
 
 __all__ = [
@@ -63,10 +65,9 @@ def readout_to_lecun(nets: NetworkBatch) -> NetworkBatch:
 def scalar_input_gradients(nets: NetworkBatch, x: Any) -> Tensor:
     r"""Gradients ``∂f_k(x)/∂x`` of every network's scalar output at one input ``x``.
 
-    One reverse pass over ``Σ_k f_k(x_k)`` with a separate copy ``x_k = x`` per network
-    (networks are independent, so ``∂/∂x_k`` of the sum is network ``k``'s gradient)
-    [derived: autograd]. Returns a ``(count, n_0)`` tensor; ``x`` has shape ``(n_0,)`` or
-    ``(1, n_0)``.
+    Row ``0`` of :func:`montecarlo.derivatives.input_jacobian` (cotangent products
+    ``e_1ᵀ ∏ J_l``, one batched pass for all networks) [derived: chain rule]. Returns a
+    ``(count, n_0)`` tensor; ``x`` has shape ``(n_0,)`` or ``(1, n_0)``.
 
     >>> from montecarlo.networks import chains
     >>> c = chains(count=3, depth=2, sigma=1.0, seed=0)
@@ -80,11 +81,7 @@ def scalar_input_gradients(nets: NetworkBatch, x: Any) -> Tensor:
     xt = torch.as_tensor(x, dtype=nets.dtype, device=nets.device).reshape(1, 1, -1)
     if xt.shape[-1] != nets.input_dim:
         raise ValueError(f"x must have {nets.input_dim} entries, got {xt.shape[-1]}")
-    xs = xt.expand(nets.count, 1, nets.input_dim).clone().requires_grad_(True)
-    ps = [p.detach() for p in nets.parameters()]
-    out, _ = nets._forward_impl(xs, ps, False)
-    (grad,) = torch.autograd.grad(out.sum(), xs)
-    return grad[:, 0, :].detach()
+    return input_jacobian(nets, xt[0], method="product")[:, 0, 0, :]
 
 
 def mask_jacobians(nets: NetworkBatch, x: Any) -> Tensor:
@@ -92,8 +89,9 @@ def mask_jacobians(nets: NetworkBatch, x: Any) -> Tensor:
 
     For a bias-free plain MLP ``x_l = φ(W_l x_{l-1})`` (``φ`` linear or ReLU, no norm, no
     residual) the chain rule gives ``J = ∏ D_l W_l`` with ``D_l = diag(φ'(W_l x_{l-1}))``
-    (``1[h > 0]`` for ReLU; the identity for a linear readout) [derived: chain rule]. Checked
-    against :func:`montecarlo.derivatives.input_jacobian` in the tests.
+    (``1[h > 0]`` for ReLU; the identity for a linear readout) [derived: chain rule], evaluated
+    by :func:`montecarlo.derivatives.input_jacobian` (``method="product"``), which is tested
+    against the module reference ``input_jacobian_reference``.
 
     >>> nets = mlps(count=2, width=3, depth=2, seed=0)
     >>> mask_jacobians(nets, torch.ones(3)).shape
@@ -106,18 +104,7 @@ def mask_jacobians(nets: NetworkBatch, x: Any) -> Tensor:
     if nets.activation not in ("linear", "relu"):
         raise ValueError(f"activation must be 'linear' or 'relu', got {nets.activation!r}")
     xt = torch.as_tensor(x, dtype=nets.dtype, device=nets.device).reshape(1, -1)
-    ps = [p.detach() for p in nets.parameters()]
-    with torch.no_grad():
-        _, trace = nets._forward_impl(xt, ps, True)
-        assert trace is not None
-        jac: Tensor | None = None
-        for spec, w, h in zip(nets.layers, ps[: nets.depth], trace.pre, strict=True):
-            m = w
-            if spec.activation and nets.activation == "relu":
-                m = (h[:, 0, :] > 0).to(w.dtype).unsqueeze(-1) * w
-            jac = m if jac is None else torch.matmul(m, jac)
-    assert jac is not None
-    return jac
+    return input_jacobian(nets, xt, method="product")[:, 0]
 
 
 def residual_block_stack(

@@ -174,6 +174,76 @@ def test_jacobian_singular_values() -> None:
     _close(D.jacobian_singular_values(nets, x), ref)
 
 
+JAC_CASES: list[dict[str, Any]] = CASES + [
+    dict(width=5, depth=4, input_dim=5, residual=0.5, activation="tanh", bias=True, output_dim=7),
+    dict(width=5, depth=4, input_dim=5, residual=0.5, activation="tanh", bias=True, output_dim=2),
+    dict(width=5, depth=3, input_dim=2, output_dim=6, norm="layer", bias=True, activation="relu"),
+    dict(width=[6, 7], depth=3, input_dim=5, output_dim=1, activation="relu", init="he_normal"),
+    dict(width=6, depth=4, input_dim=6, activation="relu", init="orthogonal", gain=math.sqrt(2)),
+    dict(width=6, depth=3, input_dim=6, norm="layer", activation="linear", residual=0.7),
+]
+JAC_IDS = ["-".join(f"{k}={v}" for k, v in c.items()) for c in JAC_CASES]
+
+
+def _perturbed(nets: Any, seed: int = 11) -> Any:
+    """Same nets with every parameter moved (non-trivial norm scales/shifts and biases)."""
+    g = torch.Generator().manual_seed(seed)
+    return nets.with_parameters(
+        [p * (1 + 0.3 * torch.randn(p.shape, generator=g, dtype=p.dtype))
+         + 0.2 * torch.randn(p.shape, generator=g, dtype=p.dtype) for p in nets.parameters()]
+    )
+
+
+@pytest.mark.parametrize("method", D.JACOBIAN_METHODS)
+@pytest.mark.parametrize("case", JAC_CASES, ids=JAC_IDS)
+def test_input_jacobian_methods_vs_reference(case: dict[str, Any], method: str) -> None:
+    """Every route (product / replicated autograd / torch.func) equals the module reference,
+    for shared and per-network inputs, at the stored and at perturbed parameters."""
+    nets, x, _ = _problem(case, batch=3)
+    xs = _rand(3, 2, nets.input_dim, seed=9)
+    for net in (nets, _perturbed(nets)):
+        for inp in (x, xs):
+            J = D.input_jacobian(net, inp, method=method)
+            ref = D.input_jacobian_reference(net, inp)
+            assert J.shape == ref.shape == (3, inp.shape[-2], net.output_dim, net.input_dim)
+            assert J.dtype == ref.dtype
+            _close(J, ref)
+
+
+def test_input_jacobian_product_mutants_rejected() -> None:
+    """The 1e-12 comparison has teeth: wrong parameters or a wrong norm Jacobian are caught."""
+    case = dict(width=6, depth=3, input_dim=4, norm="layer", bias=True, activation="tanh")
+    nets, x, _ = _problem(case, batch=3)
+    other = _perturbed(nets)
+    ref = D.input_jacobian_reference(other, x)
+    _close(D.input_jacobian(other, x), ref)
+    with pytest.raises(AssertionError):  # mutant: the unperturbed nets (gamma = 1, beta = 0)
+        _close(D.input_jacobian(nets, x), ref)
+    plain = mlps(count=3, seed=0, width=6, depth=3, input_dim=4, bias=True, activation="tanh")
+    with pytest.raises(AssertionError):  # mutant: the same weights without layer norm
+        _close(D.input_jacobian(plain.with_parameters(other.parameters()[:6]), x), ref)
+
+
+@pytest.mark.parametrize("method", ["product", "autograd"])
+def test_input_jacobian_chunked_preallocated(method: str) -> None:
+    """Chunked evaluation (written into a preallocated output) equals one pass, per-network
+    inputs sliced per chunk."""
+    nets = mlps(count=7, width=5, depth=3, input_dim=4, output_dim=6, norm="layer", seed=3)
+    xs = _rand(7, 2, 4, seed=4)
+    budget = nets.estimate_bytes(2, 4.0 * 4) // 3
+    assert len(list(nets.chunks(batch=2, max_bytes=budget, factor=16.0))) > 1
+    J = D.input_jacobian(nets, xs, max_bytes=budget, method=method)
+    assert J.is_contiguous()
+    _close(J, D.input_jacobian(nets, xs), 1e-15)
+    _close(J, D.input_jacobian_reference(nets, xs))
+
+
+def test_input_jacobian_bad_method() -> None:
+    nets, x, _ = _problem(CASES[0], batch=2)
+    with pytest.raises(ValueError, match="method"):
+        D.input_jacobian(nets, x, method="finite")
+
+
 # ---------------------------------------------------------------------------- per-sample
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_per_sample_gradients_vmap_vs_loop(case: dict[str, Any]) -> None:
