@@ -85,7 +85,7 @@ def trace_bound(chain: NeuralChain, delta: float = 0.5) -> float:
     if L == 1:
         return chain.x**2
     law = _y0(chain).hessian_entry_law(1, 1)
-    return L * law.quantile(1.0 - delta / L)
+    return float(L * law.quantile(1.0 - delta / L))
 
 
 def norm_bound(chain: NeuralChain, delta: float = 0.5, norm: str = "spectral") -> float:
@@ -108,7 +108,7 @@ def norm_bound(chain: NeuralChain, delta: float = 0.5, norm: str = "spectral") -
     r = abs(chain.y) + chain.output_law().abs().quantile(1.0 - delta / 3)
     pairs = L * (L - 1) // 2
     Q = chain.product_law(L - 2).quantile(1.0 - delta / (3 * pairs))
-    return T + r * abs(chain.x) * math.sqrt(L * (L - 1)) * Q
+    return float(T + r * abs(chain.x) * math.sqrt(L * (L - 1)) * Q)
 
 
 def max_entry_bound(chain: NeuralChain, delta: float = 0.5) -> float:
@@ -125,7 +125,7 @@ def max_entry_bound(chain: NeuralChain, delta: float = 0.5) -> float:
     n = L + L * (L - 1) // 2
     d = chain.hessian_entry_law(1, 1).abs().quantile(1.0 - delta / n)
     o = chain.hessian_entry_law(1, 2).abs().quantile(1.0 - delta / n)
-    return max(d, o)
+    return float(max(d, o))
 
 
 def median_bounds(chain: NeuralChain) -> dict[str, float]:

@@ -456,9 +456,92 @@ def test_log_median_deep_chain() -> None:
 
 
 def test_far_tail_pdf_raises() -> None:
-    law = NeuralChain(5, sigma=1.0).output_law()
+    """The Gil-Pelaez engine refuses the far tail; the Product engine evaluates it (checked
+    against its mpmath path)."""
+    c = NeuralChain(5, sigma=1.0)
     with pytest.raises(ValueError, match="tail"):
-        law.pdf(np.array([1e-300]))
+        c.output_law(engine="logproduct").pdf(np.array([1e-300]))
+    v = float(c.output_law().pdf(np.array([1e-300]))[0])
+    ref = float(c.output_law().pdf(1e-300, dps=20))
+    assert math.isclose(v, ref, rel_tol=1e-10), (v, ref)
+
+
+# ------------------------------------------------------------------ Product vs LogProductLaw
+def _chain_laws(c: NeuralChain, engine: str) -> dict[str, object]:
+    L = c.depth
+    out = {"output": c.output_law(engine=engine), "grad_out": c.gradient_law(L, engine=engine),
+           "grad_loss": c.gradient_law(1, of="loss", engine=engine),
+           "h_ii": c.hessian_entry_law(L, L, engine=engine)}
+    if L >= 2:
+        out["h_ij"] = c.hessian_entry_law(1, L, engine=engine)
+    return out
+
+
+ENGINE_CASES = [
+    ({"depth": 2, "sigma": 1.3, "x": 0.5}, None),
+    ({"depth": 3, "sigma": 0.8, "x": -1.5}, None),
+    ({"depth": 7, "init": "he_normal", "x": 1.0}, None),
+    ({"depth": 4, "init": "xavier_uniform", "x": 0.7}, ("output", "grad_out")),
+    ({"depth": 4, "init": "torch_default", "x": 2.0}, ("h_ij",)),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "which"), ENGINE_CASES)
+def test_product_engine_agrees_with_logproduct(kwargs: dict, which: tuple | None) -> None:
+    """Linear chains: the ChainProduct (Mellin engine of theory.products) and the independent
+    Gil-Pelaez LogProductLaw agree on the cdf at many points (1e-9) and the median (1e-10)."""
+    from theory.chains import ChainProduct
+    from theory.products import Product
+    from theory.wide import LogProductLaw
+
+    c = NeuralChain(**kwargs)
+    prod, ref = _chain_laws(c, "product"), _chain_laws(c, "logproduct")
+    for name in which or prod:
+        P, R = prod[name], ref[name]
+        assert isinstance(P, ChainProduct) and isinstance(P, Product), (name, P)
+        assert isinstance(R, LogProductLaw), (name, R)
+        assert (P.atom, P.sign) == (R.atom, R.sign), (name, P.sign, R.sign)
+        med = float(R.abs().median())
+        m = float(P.abs().median())
+        assert math.isclose(m, med, rel_tol=1e-10), (name, m, med)
+        g = med * np.logspace(-3, 1.3, 12)
+        t = np.concatenate([-g[::-1], g]) if P.sign == "symmetric" else g
+        a = np.asarray(P.cdf(t, method="auto"))  # a keyword: Product engine, not the fast path
+        b = np.asarray(R.cdf(t))
+        assert np.allclose(a, b, rtol=0, atol=1e-9), (name, np.max(np.abs(a - b)))
+    # mutant: a 1% wider weight law moves the median by ≈ L% (far outside 1e-10)
+    mk = dict(kwargs)
+    if "sigma" in mk:
+        mk["sigma"] *= 1.01
+    else:
+        mk["x"] *= 1.01
+    mut = NeuralChain(**mk).output_law(engine="logproduct").abs().median()
+    assert not math.isclose(float(prod["output"].abs().median()), float(mut), rel_tol=1e-10)
+
+
+def test_returned_types_and_full_api() -> None:
+    """Linear chains return Products (mellin, sympy_pdf, exact moments); ReLU chains and the
+    L = 1 constants return LogProductLaw; the fast path equals the Product engine."""
+    from theory.chains import FAST_PATH_MIN_POINTS, ChainProduct
+    from theory.wide import LogProductLaw
+
+    c = NeuralChain(2, sigma=1.0, x=1.0)
+    law = c.output_law()
+    assert isinstance(law, ChainProduct)
+    s = sp.Symbol("s")
+    assert sp.simplify(law.mellin(s) - (2 ** ((s - 1) / 2) * sp.gamma(s / 2) / sp.sqrt(sp.pi)) ** 2
+                       ) == 0
+    assert "meijerg" in str(law.sympy_pdf()).lower()
+    assert law.moment(2) == 1
+    assert isinstance(NeuralChain(3, sigma=1.0, activation="relu").output_law(), LogProductLaw)
+    assert isinstance(NeuralChain(1, sigma=1.0).gradient_law(1), LogProductLaw)
+    assert isinstance(NeuralChain(1, sigma=1.0).hessian_entry_law(1, 1), LogProductLaw)
+    t = np.linspace(-3.0, 3.0, FAST_PATH_MIN_POINTS + 1)
+    fast = NeuralChain(4, sigma=0.9).output_law().cdf(t)
+    slow = NeuralChain(4, sigma=0.9).output_law().cdf(t, method="auto")
+    assert np.allclose(fast, slow, rtol=0, atol=1e-9)
+    with pytest.raises(ValueError, match="engine"):
+        c.output_law(engine="fft")
 
 
 # ------------------------------------------------------------------ residual chains
