@@ -23,10 +23,14 @@
     log-CLT ``log|X| ≈ N(κ₁, κ₂)`` with the Berry–Esseen bound (Shevtsova 2011: C ≤ 0.4748
     iid; 0.5600 non-identical) returned as the error estimate.
 ``"closed"``
-    closed forms: one factor (scipy.stats); two normals ``K₀(|x|/σ₁σ₂)/(πσ₁σ₂)``; products of
-    uniforms ``-log(|X|/A) ~ Gamma(n, 1)`` (Dettmann & Georgiou 2009).
+    closed forms: one factor (scipy.stats); two normals ``K₀(|x|/σ₁σ₂)/(πσ₁σ₂)`` and, with
+    ``z = |x|/σ₁σ₂``, ``P(σ₁X·σ₂Y > z σ₁σ₂) = ½ - (z/2)[K₀(z)L₋₁(z) + K₁(z)L₀(z)]`` (A&S 11.1.8;
+    only where the tail does not cancel below ``rtol``: ``z <= 12.5`` and probability
+    ``>= 1e-15/rtol``; elsewhere ValueError); products of uniforms
+    ``-log(|X|/A) ~ Gamma(n, 1)`` (Dettmann & Georgiou 2009).
 
-``method="auto"`` (default) picks ``closed`` when one exists for the request, else ``mellin``;
+``method="auto"`` (default) picks ``closed`` when one exists for the request (per point for
+the cdf/sf of two normals: tail points the closed form cannot reach go to mellin), else ``mellin``;
 points where the mellin error estimate exceeds ``rtol`` are recomputed with ``meijer`` (when
 the law has a Meijer-G form) and otherwise raise ValueError. Pass ``info=True`` to get
 ``(values, Info)`` with the method used and the error estimate. ``dps=`` switches to mpmath
@@ -1031,17 +1035,66 @@ def _closed_form(law: Law, kind: str) -> Callable[[FArray], FArray] | None:
     if dist is not None:
         return getattr(dist, kind)
     if isinstance(law, Product):
-        norms = [(f, n) for f, n in law.factors if isinstance(f, Normal)]
         unis = [(f, n) for f, n in law.factors if isinstance(f, Uniform)]
-        if len(norms) == len(law.factors) and sum(n for _, n in norms) == 2 and kind == "pdf":
-            s = math.prod(f.sigma**n for f, n in norms)
-            return lambda x: np.asarray(sc.k0(np.abs(x) / s) / (np.pi * s))
+        s2 = _two_normal_scale(law)
+        if s2 is not None and kind == "pdf":
+            return lambda x: np.asarray(sc.k0(np.abs(x) / s2) / (np.pi * s2))
         if len(unis) == len(law.factors) and all(f.a == 0 or f.a == -f.b for f, _ in unis):
             n = sum(k for _, k in unis)
             logA = math.fsum(k * math.log(f.b) for f, k in unis)
             sym = any(f.a == -f.b for f, _ in unis)
             return lambda x: _uniform_product(x, n, logA, sym, kind)
     return None
+
+
+# scipy's K0, K1 and modified Struve L0, L1 give the bracket of A&S 11.1.8 to an absolute error
+# below 3.5e-16 for z <= 12.9 (checked against mpmath on a dense grid in the tests); beyond
+# z ~ 13 scipy.special.modstruve switches method and loses up to ~1e-13 absolutely.
+_TWO_NORMAL_ZMAX = 12.5
+_TWO_NORMAL_ABS_ERR = 1e-15
+
+
+def _two_normal_scale(law: Law) -> float | None:
+    """``σ₁σ₂`` when ``law`` is a product of exactly two centred normals, else None."""
+    if not isinstance(law, Product):
+        return None
+    if not all(isinstance(f, Normal) for f, _ in law.factors):
+        return None
+    if sum(n for _, n in law.factors) != 2:
+        return None
+    return float(math.prod(f.sigma**n for f, n in law.factors))  # type: ignore[attr-defined]
+
+
+def _two_normal_tail(z: FArray) -> FArray:
+    """``P(XY > z)`` for ``X, Y`` iid N(0, 1) and ``0 <= z <= 12.5``.
+
+    ``P(XY > z) = 1/2 - (z/2)[K₀(z) L₋₁(z) + K₁(z) L₀(z)]``, ``L₋₁ = L₁ + 2/π``
+    [ref: Abramowitz & Stegun 11.1.8, ``∫₀^z K₀ = (πz/2)[K₀L₋₁ + K₁L₀]``, with the density
+    ``K₀(|z|)/π`` of XY]. The absolute error is below ``_TWO_NORMAL_ABS_ERR``; the relative
+    error of the (small) tail is therefore ``≈ 1e-15 / P(XY > z)``: it cancels in the tail.
+    """
+    zz = np.where(z > 0, z, 1.0)
+    b = sc.k0(zz) * (sc.modstruve(1, zz) + 2.0 / np.pi) + sc.k1(zz) * sc.modstruve(0, zz)
+    return np.asarray(np.where(z > 0, 0.5 - 0.5 * zz * b, 0.5), dtype=np.float64)
+
+
+def _two_normal_cdf(x: FArray, s: float, kind: str) -> tuple[FArray, FArray]:
+    """cdf or sf of ``σ₁X·σ₂Y`` (``s = σ₁σ₂``) by :func:`_two_normal_tail`, with the per-point
+    relative error estimate (``inf`` where the closed form is not usable: ``|x|/s > 12.5``).
+
+    [derived] ``F(x) = 1 - q(x/s)`` for ``x >= 0`` and ``F(x) = q(|x|/s)`` for ``x < 0``
+    (symmetry), ``q`` the upper tail of the standard product; ``sf = 1 - F`` likewise.
+    """
+    z = np.abs(x) / s
+    usable = z <= _TWO_NORMAL_ZMAX
+    q = _two_normal_tail(np.where(usable, z, 0.0))
+    small_side = (x < 0) if kind == "cdf" else (x > 0)
+    vals = np.where(small_side, q, 1.0 - q)
+    with np.errstate(divide="ignore"):
+        err = _TWO_NORMAL_ABS_ERR / vals
+    err = np.where(usable, err, np.inf)
+    vals = np.where(usable, vals, np.nan)
+    return np.asarray(vals, dtype=np.float64), np.asarray(err, dtype=np.float64)
 
 
 def _uniform_product(x: FArray, n: int, logA: float, sym: bool, kind: str) -> FArray:
@@ -1142,11 +1195,24 @@ def evaluate(law: Law, kind: str, x: Any, method: str = "auto", dps: int | None 
                                     otypes=[object])(vals)
         out: Any = vals[()] if scalar else vals
         return (out, Info(used, 10.0 ** (-dps))) if info else out
+    s2 = _two_normal_scale(law) if kind != "pdf" else None
+    if method == "closed" and s2 is not None:
+        vals, err = _two_normal_cdf(xa, s2, kind)
+        bad = ~(err <= rtol)
+        if bad.any():
+            raise ValueError(
+                f"the closed form of the {kind} of {short(law)} cancels in the tail: at "
+                f"x={xa[bad][:5]!r} its relative error exceeds rtol={rtol:g} (it is usable "
+                f"while the returned probability is >= {_TWO_NORMAL_ABS_ERR / rtol:.1g} and "
+                f"|x| <= {_TWO_NORMAL_ZMAX}·σ₁σ₂); use method='auto' or 'mellin'")
+        return _finish(vals, scalar, info, Info("closed", float(np.max(err, initial=0.0)),
+                                                np.full(xa.shape, "closed", dtype=object), err))
     if method == "closed":
         fn = _closed_form(law, kind)
         if fn is None:
             raise ValueError(f"no closed form for the {kind} of {short(law)}; closed forms exist "
-                             "for one factor, the pdf of two normals, and products of uniforms")
+                             "for one factor, two centred normals (pdf; cdf/sf in the bulk) and "
+                             "products of uniforms")
         return _finish(np.asarray(fn(xa), dtype=np.float64), scalar, info, Info("closed", 1e-14))
     if method == "meijer":
         vals = _clip(kind, np.asarray(_eval_meijer(law, kind, xa, 20), dtype=np.float64))
@@ -1162,9 +1228,30 @@ def evaluate(law: Law, kind: str, x: Any, method: str = "auto", dps: int | None 
         vals, e = _eval_clt(law, kind, xa)
         return _finish(vals, scalar, info, Info("clt", e))
     # auto
+    if s2 is not None:  # two normals: closed form where accurate, mellin/meijer elsewhere
+        vals, err = _two_normal_cdf(xa, s2, kind)
+        methods = np.full(xa.shape, "closed", dtype=object)
+        rest = ~(err <= rtol)
+        if rest.any():
+            v2, e2, m2 = _auto_numeric(law, kind, xa[rest], rtol)
+            vals[rest], err[rest], methods[rest] = v2, e2, m2
+        names = set(methods.ravel().tolist())
+        used = names.pop() if len(names) == 1 else "mixed"
+        return _finish(vals, scalar, info, Info(used, float(np.max(err, initial=0.0)), methods,
+                                                err))
     fn = _closed_form(law, kind)
     if fn is not None:
         return _finish(np.asarray(fn(xa), dtype=np.float64), scalar, info, Info("closed", 1e-14))
+    vals, err, methods = _auto_numeric(law, kind, xa, rtol)
+    used = ("mellin" if (methods == "mellin").all() else
+            "meijer" if (methods == "meijer").all() else "mixed")
+    return _finish(vals, scalar, info, Info(used, float(np.max(err, initial=0.0)), methods,
+                                            err))
+
+
+def _auto_numeric(law: Law, kind: str, xa: FArray, rtol: float
+                  ) -> tuple[FArray, FArray, NDArray[Any]]:
+    """mellin at every point, meijer where the mellin error estimate exceeds ``rtol``."""
     vals, err = _eval_mellin(law, kind, xa)
     methods = np.full(xa.shape, "mellin", dtype=object)
     bad = err > rtol
@@ -1179,9 +1266,7 @@ def evaluate(law: Law, kind: str, x: Any, method: str = "auto", dps: int | None 
         vals[bad] = _clip(kind, np.asarray(mv, dtype=np.float64))
         err[bad] = 1e-15
         methods[bad] = "meijer"
-    used = "mellin" if not bad.any() else ("meijer" if bad.all() else "mixed")
-    return _finish(vals, scalar, info, Info(used, float(np.max(err, initial=0.0)), methods,
-                                            err))
+    return vals, err, methods
 
 
 def _clip(kind: str, v: FArray) -> FArray:

@@ -375,3 +375,137 @@ def test_generated_products_consistent(idx: list[int], count: int, z: float) -> 
     # E|X|^s of the product = product of the factors' moments (independence)
     want = math.prod(f.moment(0.3) ** count for f in laws)
     assert law.moment(0.3) == pytest.approx(want, rel=1e-12)
+
+
+# --------------------------------------------------------------------------------------------
+# closed-form cdf of two centred normals (A&S 11.1.8) and its routing in method="auto"
+# --------------------------------------------------------------------------------------------
+
+
+def _mp_tail(z: float) -> mp.mpf:
+    """P(XY > z), X, Y iid N(0,1), z >= 0: (1/π)∫_z^∞ K₀ by mpmath quadrature (independent of the
+    Struve formula), 30 digits."""
+    with mp.workdps(30):
+        zz = mp.mpf(z)
+        return mp.quad(lambda t: mp.besselk(0, t), [zz, zz + 1, zz + 10, mp.inf]) / mp.pi
+
+
+def _mp_cdf(x: float, s: float, kind: str) -> mp.mpf:
+    """Reference cdf/sf of σ₁X·σ₂Y (s = σ₁σ₂): the Struve formula at 60 digits (it cancels by
+    at most ~20 digits for |x|/s <= 40), itself checked against quadrature and meijerg."""
+    with mp.workdps(60):
+        z = mp.mpf(abs(x)) / mp.mpf(s)
+        q = mp.mpf(1) / 2 - _mp_bracket(z) if z > 0 else mp.mpf(1) / 2
+    small = x < 0 if kind == "cdf" else x > 0
+    return q if small else 1 - q
+
+
+def _mp_bracket(z: mp.mpf, nu_minus_one: int = -1) -> mp.mpf:
+    """(z/2)[K₀ L_ν + K₁ L₀]; ν = -1 is the right formula (L₋₁ = L₁ + 2/π), ν = 1 a mutant."""
+    lm = mp.struvel(1, z) + (2 / mp.pi if nu_minus_one == -1 else 0)
+    return z / 2 * (mp.besselk(0, z) * lm + mp.besselk(1, z) * mp.struvel(0, z))
+
+
+def test_two_normal_bracket_derivative_is_density() -> None:
+    """d/dz (z/2)[K₀L₋₁ + K₁L₀] = K₀(z)/π at 30 digits, and the bracket is 0 at 0 and → ½;
+    the mutant with L₁ in place of L₋₁ fails the same check."""
+    with mp.workdps(30):
+        for z in ["0.01", "0.3", "1", "2.5", "7", "15"]:
+            zz = mp.mpf(z)
+            got, want = mp.diff(_mp_bracket, zz), mp.besselk(0, zz) / mp.pi
+            assert abs(got / want - 1) < mp.mpf(10) ** -25, (z, got, want)
+            bad = mp.diff(lambda t: _mp_bracket(t, 1), zz)
+            assert abs(bad / want - 1) > 1e-3, (z, bad, want)
+        assert abs(_mp_bracket(mp.mpf("1e-20"))) < mp.mpf(10) ** -18  # ~ z log(1/z)/π
+        assert abs(_mp_bracket(mp.mpf(60)) - mp.mpf(1) / 2) < mp.mpf(10) ** -20
+        # the Struve formula agrees with the quadrature of K₀ and with mpmath.meijerg
+        for zf in [0.2, 1.0, 4.0]:
+            q = mp.mpf(1) / 2 - _mp_bracket(mp.mpf(zf))
+            assert abs(q / _mp_tail(zf) - 1) < mp.mpf(10) ** -25, zf
+            # |XY| has Mellin transform Γ(s/2)²2^{s-1}/π, i.e. P(|XY| ≤ z) = G^{2,1}_{1,3}
+            g = mp.meijerg([[1], []], [[mp.mpf(1) / 2, mp.mpf(1) / 2], [0]], mp.mpf(zf) ** 2 / 4)
+            assert abs((1 - 2 * q) / (g / mp.pi) - 1) < mp.mpf(10) ** -25, (zf, g)
+
+
+def test_two_normal_tail_absolute_error_bound() -> None:
+    """The float64 tail is within the absolute error bound the routing relies on, on a dense
+    grid up to the cut-off (catches a change of scipy's modstruve accuracy)."""
+    from theory.products import _TWO_NORMAL_ABS_ERR, _TWO_NORMAL_ZMAX, _two_normal_tail
+
+    z = np.concatenate([[0.0, 1e-12, 1e-6], np.linspace(1e-3, _TWO_NORMAL_ZMAX, 120)])
+    got = _two_normal_tail(z)
+    with mp.workdps(30):
+        want = [mp.mpf(1) / 2 - _mp_bracket(mp.mpf(float(v))) if v > 0 else mp.mpf(1) / 2
+                for v in z]
+        worst = max(abs(mp.mpf(float(g)) - w) for g, w in zip(got, want, strict=True))
+    assert worst <= _TWO_NORMAL_ABS_ERR, (float(worst), _TWO_NORMAL_ABS_ERR)
+
+
+TWO_NORMALS = [(product(Normal(1.0), 2), 1.0), (product([Normal(0.7), Normal(1.9)]), 1.33),
+               (product(Normal(3.0), 2), 9.0)]
+
+
+@pytest.mark.parametrize("kind", ["cdf", "sf"])
+@pytest.mark.parametrize(("law", "s"), TWO_NORMALS)
+def test_two_normal_closed_cdf_vs_mpmath_and_mellin(law: Law, s: float, kind: str) -> None:
+    """closed cdf/sf vs mpmath (1e-12 relative in the bulk, both signs) and vs mellin."""
+    z = np.concatenate([[0.0, 1e-9], np.geomspace(1e-3, 5.0, 14)])
+    x = np.concatenate([-z[::-1], z]) * s
+    got, inf = getattr(law, kind)(x, method="closed", info=True)
+    want = np.array([float(_mp_cdf(float(v), s, kind)) for v in x])
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=0,
+                               err_msg=f"closed {kind} vs mpmath for {law!r}")
+    assert inf.method == "closed" and inf.error <= 1e-12
+    assert np.all(inf.rel_error >= np.abs(got / want - 1)), (inf.rel_error, got / want - 1)
+    mel = getattr(law, kind)(x, method="mellin")
+    np.testing.assert_allclose(got, mel, rtol=1e-10, atol=0, err_msg="closed vs mellin")
+    # symmetry: sf(x) = cdf(-x) exactly
+    other = law.cdf(-x, method="closed") if kind == "sf" else law.sf(-x, method="closed")
+    np.testing.assert_array_equal(got, other)
+
+
+def test_two_normal_closed_derivative_is_pdf() -> None:
+    law, s = TWO_NORMALS[1]
+    x = np.array([-6.0, -2.0, -0.4, 0.3, 0.7, 3.0, 9.0]) * s
+    h = 1e-4 * s
+    d = (law.cdf(x + h, method="closed") - law.cdf(x - h, method="closed")) / (2 * h)
+    np.testing.assert_allclose(d, law.pdf(x), rtol=1e-7)
+    # mutant: the unscaled formula (σ₁σ₂ dropped) is not the density
+    wrong = (product(Normal(1.0), 2).cdf(x + h) - product(Normal(1.0), 2).cdf(x - h)) / (2 * h)
+    assert np.max(np.abs(wrong / law.pdf(x) - 1)) > 0.1
+
+
+@pytest.mark.parametrize("kind", ["cdf", "sf"])
+def test_two_normal_auto_routes_bulk_closed_tails_mellin(kind: str) -> None:
+    law, s = TWO_NORMALS[1]
+    z = np.array([0.0, 0.5, 2.0, 5.0, 9.0, 11.0, 14.0, 20.0, 30.0])
+    x = np.concatenate([-z, z]) * s
+    got, inf = getattr(law, kind)(x, info=True)
+    small = (x < 0) if kind == "cdf" else (x > 0)
+    want_closed = (np.abs(x) / s <= 12.5) & (~small | (np.abs(x) / s <= 9.0))
+    meth = np.asarray(inf.methods)
+    assert np.all((meth == "closed") == want_closed), (x, meth)
+    assert np.all(meth[~want_closed] == "mellin"), meth
+    assert inf.method == "mixed" and np.all(inf.rel_error <= 1e-10)
+    want = np.array([float(_mp_cdf(float(v), s, kind)) for v in x])
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=0, err_msg="auto vs mpmath")
+    # a looser rtol extends the closed region into the tail, a tighter one shrinks it
+    _, loose = getattr(law, kind)(x, info=True, rtol=1e-6)
+    _, tight = getattr(law, kind)(x, info=True, rtol=1e-13)
+    n = [int(np.sum(np.asarray(i.methods) == "closed")) for i in (tight, inf, loose)]
+    assert n[0] < n[1] < n[2], n
+    # the whole bulk is closed
+    _, bulk_inf = getattr(law, kind)(np.linspace(-3, 3, 50) * s, info=True)
+    assert bulk_inf.method == "closed", bulk_inf.methods
+
+
+def test_two_normal_closed_refuses_tail() -> None:
+    law = product([Normal(0.7), Normal(1.9)])
+    with pytest.raises(ValueError, match="cancels in the tail"):
+        law.cdf(-20.0, method="closed")
+    with pytest.raises(ValueError, match="cancels in the tail"):
+        law.sf(30.0, method="closed")  # beyond the cut-off even on the large side
+    assert law.cdf(-14.0, method="closed", rtol=1e-6) == pytest.approx(
+        float(_mp_cdf(-14.0, 1.33, "cdf")), rel=1e-6)
+    with pytest.raises(ValueError, match="no closed form"):
+        product(Normal(1.0), 3).cdf(0.5, method="closed")
