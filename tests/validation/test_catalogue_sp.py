@@ -8,7 +8,6 @@ references; the SNR relation is checked exactly by enumerating all batches of a 
 
 from __future__ import annotations
 
-import dis
 import itertools
 import math
 import types
@@ -35,6 +34,7 @@ from montecarlo.sp_experiments import (
     replica_gradients,
     snr_training,
 )
+from tests.validation._layering import reaches_theory
 from theory.noise import layer_snr
 from validation import stats
 from validation.claims import get, last_records, verify
@@ -73,36 +73,9 @@ def test_claim_consistent_standard_budget(claim_id: str) -> None:
 
 
 # --------------------------------------------------------------------------- layering
-def _global_names(code: types.CodeType) -> set[str]:
-    names = {ins.argval for ins in dis.get_instructions(code)
-             if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            names |= _global_names(const)
-    return {str(n) for n in names}
-
-
-def _reaches_theory(fn: Any, seen: set[int] | None = None) -> list[str]:
-    seen = set() if seen is None else seen
-    if id(fn) in seen or not isinstance(fn, types.FunctionType):
-        return []
-    seen.add(id(fn))
-    bad = []
-    for name in _global_names(fn.__code__):
-        obj = fn.__globals__.get(name)
-        mod = getattr(obj, "__module__", None) or getattr(obj, "__name__", "")
-        if isinstance(obj, types.ModuleType):
-            mod = obj.__name__
-        if str(mod).startswith("theory"):
-            bad.append(name)
-        elif isinstance(obj, types.FunctionType) and obj.__module__ == sp.__name__:
-            bad += _reaches_theory(obj, seen)
-    return bad
-
-
 @pytest.mark.parametrize("claim_id", IDS)
 def test_simulate_never_uses_theory_static(claim_id: str) -> None:
-    assert _reaches_theory(get(claim_id).simulate) == [], f"{claim_id}.simulate reaches theory"
+    assert reaches_theory(get(claim_id).simulate) == [], f"{claim_id}.simulate reaches theory"
     import montecarlo.sp_experiments as mc
 
     assert not any(isinstance(v, types.ModuleType) and v.__name__.startswith("theory")

@@ -7,7 +7,6 @@ against independent routes (theory.products, closed forms, Choi, Berry-Esseen).
 
 from __future__ import annotations
 
-import dis
 import math
 import types
 from typing import Any
@@ -21,6 +20,7 @@ import validation.catalogue.vanishing as vc
 from montecarlo.derivatives import chain_gradients
 from montecarlo.networks import chains, mlps
 from montecarlo.vc_experiments import chain_samples, chunk_seeds, norm_ratios
+from tests.validation._layering import reaches_theory
 from theory.chains import NeuralChain
 from theory.laws import Normal, Uniform
 from theory.products import product
@@ -48,38 +48,10 @@ def test_claim_metadata(claim_id: str) -> None:
 
 
 # --------------------------------------------------------------------------- layering
-def _global_names(code: types.CodeType) -> set[str]:
-    names = {ins.argval for ins in dis.get_instructions(code)
-             if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            names |= _global_names(const)
-    return {str(n) for n in names}
-
-
-def _reaches_theory(fn: Any, seen: set[int] | None = None) -> list[str]:
-    """Names of theory objects reachable from ``fn`` through module globals (static)."""
-    seen = set() if seen is None else seen
-    if id(fn) in seen or not isinstance(fn, types.FunctionType):
-        return []
-    seen.add(id(fn))
-    bad = []
-    for name in _global_names(fn.__code__):
-        obj = fn.__globals__.get(name)
-        mod = getattr(obj, "__module__", None) or getattr(obj, "__name__", "")
-        if isinstance(obj, types.ModuleType):
-            mod = obj.__name__
-        if str(mod).startswith("theory"):
-            bad.append(name)
-        elif isinstance(obj, types.FunctionType) and obj.__module__ == vc.__name__:
-            bad += _reaches_theory(obj, seen)
-    return bad
-
-
 @pytest.mark.parametrize("claim_id", IDS)
 def test_simulate_never_uses_theory_static(claim_id: str) -> None:
     sim = get(claim_id).simulate
-    assert _reaches_theory(sim) == [], f"{claim_id}.simulate reaches theory"
+    assert reaches_theory(sim) == [], f"{claim_id}.simulate reaches theory"
     # montecarlo never imports theory (also enforced by import-linter)
     import montecarlo.vc_experiments as mc
 
