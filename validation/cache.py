@@ -2,7 +2,9 @@
 
 One file per grid point, ``<root>/<key[:2]>/<key>.pkl``, where ``key`` is
 :func:`validation.sweeps.point_key` (sha256 of claim id and version, parameters, budget, seed,
-device, flatstart version, the claim's source fingerprint). Writes are atomic (a temporary file
+device, flatstart version, a hash of the source of every module of ``theory``, ``montecarlo``
+and ``validation`` and of the claim's own module, and the versions of torch, numpy, scipy,
+sympy and mpmath): editing code that a result can depend on is a miss, never a stale hit. Writes are atomic (a temporary file
 in the same folder, then :func:`os.replace`), so an interrupted run never leaves a half-written
 entry; a later run finds every finished point and computes only the rest. A file that cannot be
 read, or whose stored key differs from its name, is a miss (and is removed).
@@ -16,6 +18,7 @@ import os
 import pickle
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from validation.sweeps import PointRecord
 
@@ -119,6 +122,31 @@ class Cache:
                 p.unlink()
                 count += 1
         return count
+
+    def info(self) -> dict[str, Any]:
+        """What is stored: folder, number of entries, bytes, and entries per claim id.
+
+        Entries that cannot be read are counted under ``"unreadable"`` (a later ``get`` drops
+        them).
+        """
+        per_claim: dict[str, int] = {}
+        count = size = unreadable = 0
+        if self.root.exists():
+            for p in sorted(self.root.glob("*/*.pkl")):
+                count += 1
+                size += p.stat().st_size
+                try:
+                    with open(p, "rb") as fh:
+                        _, record = pickle.load(fh)
+                    cid = str(record.claim_id)
+                except Exception:
+                    unreadable += 1
+                    continue
+                per_claim[cid] = per_claim.get(cid, 0) + 1
+        return {
+            "root": str(self.root), "entries": count, "bytes": size,
+            "unreadable": unreadable, "claims": dict(sorted(per_claim.items())),
+        }
 
     def __repr__(self) -> str:
         return f"Cache({str(self.root)!r})"

@@ -63,6 +63,7 @@ from validation.sweeps import (
     BUDGETS,
     PointRecord,
     Task,
+    code_fingerprint,
     expand_grid,
     flatstart_version,
     grid_for,
@@ -539,11 +540,13 @@ def _tasks_for(
     claim: Claim, budget: str, seed: int, device: str, run_mutant: bool = True
 ) -> list[Task]:
     tasks = []
+    code = code_fingerprint(claim)
     for i, params in enumerate(claim.grid(budget)):
         tasks.append(Task(
             claim_id=claim.id, claim_module=claim.module, index=i, params=params, seed=seed,
             point_seed=point_seed(seed, claim.id, params), budget=budget, device=device,
-            key=point_key(claim, params, budget, seed, device), run_mutant=run_mutant,
+            key=point_key(claim, params, budget, seed, device, code=code),
+            run_mutant=run_mutant,
         ))
     return tasks
 

@@ -1,7 +1,7 @@
 """The ``flatstart`` command line.
 
 Subcommands: ``list``, ``show ID``, ``verify [IDS...]``, ``plot ID``, ``calibrate ID``,
-``check-bound FILE``. Exit status: 0 success (for ``verify``: nothing refuted and no error);
+``check-bound FILE``, ``cache info|clear``. Exit status: 0 success (for ``verify``: nothing refuted and no error);
 1 when ``verify`` finds a refuted claim or a claim that raised (error), ``calibrate`` finds
 the false-rejection rate above alpha, or ``check-bound`` finds the bound violated; 2 for usage
 errors (unknown id, budget, device, family; ``cuda`` without a GPU; a bad bound file); 3 when
@@ -78,6 +78,13 @@ def _parser() -> argparse.ArgumentParser:
     cp.add_argument("id")
     cp.add_argument("--reps", type=int, default=100)
     run_opts(cp)
+
+    kp = sub.add_parser("cache", help="show or clear the result cache")
+    kp.add_argument("action", choices=["info", "clear"], help="info: what is stored; "
+                    "clear: remove every entry")
+    kp.add_argument("--cache-dir", default=None,
+                    help="cache folder (default $FLATSTART_CACHE or .flatstart-cache)")
+    kp.add_argument("--json", action="store_true", help="print JSON (info)")
 
     bp = sub.add_parser("check-bound", help="check a user's bound against real networks")
     bp.add_argument("file", help="a Python file defining bound, quantity, statement, grid, network")
@@ -231,6 +238,29 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     return EXIT_OK if cal.ok else EXIT_FAIL
 
 
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from validation.cache import Cache, default_cache_dir
+
+    store = Cache(args.cache_dir or default_cache_dir())
+    if args.action == "clear":
+        n = store.clear()
+        print(f"removed {n} cached grid point(s) from {store.root}")
+        return EXIT_OK
+    info = store.info()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return EXIT_OK
+    print(f"cache: {info['root']}: {info['entries']} grid point(s), "
+          f"{info['bytes'] / 1e6:.1f} MB" + (f", {info['unreadable']} unreadable"
+                                              if info["unreadable"] else ""))
+    width = max((len(c) for c in info["claims"]), default=0)
+    for cid, n in info["claims"].items():
+        print(f"  {cid:<{width}}  {n}")
+    print("keys cover the claim, parameters, budget, seed, device, the source of theory/, "
+          "montecarlo/, validation/ and the library versions: edited code is never served")
+    return EXIT_OK
+
+
 def _cmd_check_bound(args: argparse.Namespace) -> int:
     from validation import toolkit
 
@@ -251,6 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = {
         "list": _cmd_list, "show": _cmd_show, "verify": _cmd_verify, "plot": _cmd_plot,
         "calibrate": _cmd_calibrate, "check-bound": _cmd_check_bound,
+        "cache": _cmd_cache,
     }
     try:
         return commands[args.command](args)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib
-import inspect
 import itertools
 import json
 import math
@@ -20,6 +19,7 @@ import time
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,17 +39,20 @@ __all__ = [
     "expand_grid",
     "flatstart_version",
     "grid_for",
+    "library_versions",
+    "package_roots",
     "point_key",
     "point_seed",
     "product_grid",
     "run_point",
+    "source_tree_hash",
 ]
 
 BUDGETS: tuple[str, ...] = ("quick", "standard", "full")
 """Budgets from cheapest to most thorough; a claim without a grid for a budget falls back to
 the nearest cheaper budget that has one."""
 
-CACHE_SCHEMA = "1"
+CACHE_SCHEMA = "2"
 """Bumped whenever the layout of a cached :class:`PointRecord` changes."""
 
 
@@ -145,25 +148,117 @@ def flatstart_version() -> str:
         return "unknown"
 
 
-@functools.lru_cache(maxsize=256)
-def _module_source_hash(module_name: str) -> str:
-    module = sys.modules.get(module_name)
-    try:
-        text = inspect.getsource(module) if module is not None else module_name
-    except (OSError, TypeError):
-        text = module_name
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+#: Packages whose source is part of every cache key (a claim's ``predict``, ``simulate`` and
+#: ``test`` can reach any of them).
+CODE_PACKAGES: tuple[str, ...] = ("theory", "montecarlo", "validation")
+
+#: Third-party libraries whose versions are part of every cache key.
+KEY_LIBRARIES: tuple[str, ...] = ("torch", "numpy", "scipy", "sympy", "mpmath")
 
 
-def code_fingerprint(claim: Claim) -> str:
-    """Hash of the source of the modules that define the claim's functions.
+def package_roots() -> list[Path]:
+    """Folders of the installed :data:`CODE_PACKAGES` (where their ``__init__.py`` lives)."""
+    roots = []
+    for name in CODE_PACKAGES:
+        module = importlib.import_module(name)
+        roots.append(Path(module.__file__ or "").resolve().parent)
+    return roots
 
-    Part of the cache key, so editing a catalogue module invalidates its cached points even
-    when the author forgets to bump the claim's ``version``.
+
+_TREE_HASHES: dict[tuple[Any, ...], str] = {}
+
+
+def source_tree_hash(roots: Sequence[str | Path]) -> str:
+    """sha256 over the path (relative to its root) and bytes of every ``*.py`` file below
+    ``roots``.
+
+    Memoized on the files' ``(path, size, mtime_ns)`` signature, so an edited file (new mtime
+    or size) is read again while an unchanged tree costs one directory walk.
     """
+    files: list[tuple[str, Path]] = []
+    for i, root in enumerate(roots):
+        root = Path(root)
+        for f in sorted(root.rglob("*.py")):
+            if "__pycache__" in f.parts:
+                continue
+            files.append((f"{i}:{f.relative_to(root).as_posix()}", f))
+    signature = tuple((name, *_stat(f)) for name, f in files)
+    found = _TREE_HASHES.get(signature)
+    if found is not None:
+        return found
+    h = hashlib.sha256()
+    for name, f in files:
+        h.update(name.encode())
+        h.update(b"\0")
+        h.update(f.read_bytes())
+        h.update(b"\0")
+    digest = h.hexdigest()
+    _TREE_HASHES.clear()  # one tree at a time is all a run needs
+    _TREE_HASHES[signature] = digest
+    return digest
+
+
+def _stat(f: Path) -> tuple[int, int]:
+    st = f.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=1)
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries in :data:`KEY_LIBRARIES` ("missing" when absent)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in KEY_LIBRARIES:
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:  # pragma: no cover
+            out[pkg] = "missing"
+    return out
+
+
+def _module_file(module_name: str) -> Path | None:
+    module = sys.modules.get(module_name)
+    if module is None:
+        try:
+            module = importlib.import_module(module_name)
+        except Exception:
+            return None
+    f = getattr(module, "__file__", None)
+    return Path(f).resolve() if f else None
+
+
+def code_fingerprint(claim: Claim, roots: Sequence[str | Path] | None = None) -> str:
+    """Hash of all the code a claim's result can depend on.
+
+    Covers the source of every module of ``theory``, ``montecarlo`` and ``validation``
+    (``roots``, default :func:`package_roots`: a claim's ``predict``, ``simulate`` and ``test``
+    can reach any of them), the source of the modules that define the claim's functions when
+    they live outside those packages (a user's claim file), and the versions of torch, numpy,
+    scipy, sympy and mpmath. Editing any of that code changes every key it can affect; editing
+    tests, docs or benchmarks changes none.
+    """
+    base = [Path(r).resolve() for r in (roots if roots is not None else package_roots())]
     fns = [claim.predict, claim.simulate, claim.test, claim.mutant]
-    mods = sorted({getattr(f, "__module__", None) or "?" for f in fns})
-    return hashlib.sha256("|".join(_module_source_hash(m) for m in mods).encode()).hexdigest()[:16]
+    extra = []
+    for m in sorted({getattr(f, "__module__", None) or "?" for f in fns}):
+        f = _module_file(m)
+        if f is not None and f.is_file() and not any(_is_below(f, r) for r in base):
+            extra.append(hashlib.sha256(f.read_bytes()).hexdigest())
+    material = {
+        "tree": source_tree_hash(base),
+        "outside": extra,
+        "libraries": library_versions(),
+    }
+    return hashlib.sha256(canonical_json(material).encode()).hexdigest()[:32]
+
+
+def _is_below(f: Path, root: Path) -> bool:
+    try:
+        f.relative_to(root)
+    except ValueError:
+        return False
+    return True
 
 
 def point_seed(seed: int, claim_id: str, params: Mapping[str, Any]) -> int:
@@ -185,13 +280,15 @@ def point_seed(seed: int, claim_id: str, params: Mapping[str, Any]) -> int:
 
 
 def point_key(
-    claim: Claim, params: Mapping[str, Any], budget: str, seed: int, device: str
+    claim: Claim, params: Mapping[str, Any], budget: str, seed: int, device: str,
+    code: str | None = None,
 ) -> str:
     """Content address of one grid point's result: sha256 of everything it depends on.
 
     The key covers the claim id and ``version``, the parameters, budget, run seed, device,
-    the flatstart version, a fingerprint of the claim's source (:func:`code_fingerprint`)
-    and the cache schema; changing any of them is a cache miss.
+    the flatstart version, a fingerprint of all the code the result can depend on and of the
+    library versions (:func:`code_fingerprint`; pass ``code`` to reuse one computed for the
+    claim) and the cache schema; changing any of them is a cache miss.
     """
     material = {
         "claim": claim.id,
@@ -201,7 +298,7 @@ def point_key(
         "seed": int(seed),
         "device": device,
         "flatstart": flatstart_version(),
-        "code": code_fingerprint(claim),
+        "code": code if code is not None else code_fingerprint(claim),
         "alpha": claim.alpha,
         "schema": CACHE_SCHEMA,
     }

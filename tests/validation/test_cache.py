@@ -181,3 +181,90 @@ def test_killed_subprocess_resumes(tmp_path: Path) -> None:
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert log.read_text().split() == ["0", "1", "2", "2", "3"], log.read_text()
+
+
+# --------------------------------------------------------------------------- code-aware keys
+def _scratch_tree(tmp_path: Path) -> Path:
+    """A scratch copy of the three packages (and a docs folder beside them)."""
+    import shutil
+
+    import montecarlo
+    import theory
+    import validation
+
+    root = tmp_path / "tree"
+    for pkg in (theory, montecarlo, validation):
+        src = Path(pkg.__file__).parent
+        shutil.copytree(src, root / src.name, ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "docs").mkdir()
+    (root / "docs" / "page.md").write_text("docs\n")
+    return root
+
+
+def test_fingerprint_follows_every_package_file(tmp_path: Path) -> None:
+    """Editing any theory/ or montecarlo/ or validation/ file changes the key; docs do not."""
+    from validation.claims import get
+    from validation.sweeps import code_fingerprint
+
+    root = _scratch_tree(tmp_path)
+    roots = [root / "theory", root / "montecarlo", root / "validation"]
+    claim = get("VC.mean-vs-median")
+    base = code_fingerprint(claim, roots)
+    assert base == code_fingerprint(claim, roots)
+    (root / "docs" / "page.md").write_text("edited docs\n")
+    assert code_fingerprint(claim, roots) == base, "an edit outside the packages must not count"
+    seen = {base}
+    for rel in ("theory/products.py", "montecarlo/vc_experiments.py", "validation/stats.py"):
+        f = root / rel
+        f.write_text(f.read_text() + "\n# an edit\n")
+        new = code_fingerprint(claim, roots)
+        assert new not in seen, f"editing {rel} did not change the fingerprint"
+        seen.add(new)
+
+
+_SCRIPT = """
+import sys, json
+from validation.claims import verify
+r = verify("VC.mean-vs-median", budget="quick", seed=0, cache=sys.argv[1])
+print(json.dumps({"verdict": r.verdict, "cached": r.details["cached_points"]}))
+"""
+
+
+def _run_scratch(root: Path, cache: Path) -> dict:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", _SCRIPT, str(cache)], env=env, cwd=root,
+                         capture_output=True, text=True, timeout=600, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_edited_measurement_is_never_served_from_the_cache(tmp_path: Path) -> None:
+    """The reviewer's scenario: a measurement made 1.5x too large after a cached run must be
+    recomputed (and refuted), not served from the cache as "consistent"."""
+    root = _scratch_tree(tmp_path)
+    cache = tmp_path / "cache"
+    first = _run_scratch(root, cache)
+    assert first == {"verdict": "consistent", "cached": 0}
+    assert _run_scratch(root, cache)["cached"] == 3, "an unchanged tree is served from cache"
+    f = root / "montecarlo" / "vc_experiments.py"
+    text = f.read_text()
+    assert "outs.append(g.output)" in text
+    f.write_text(text.replace("outs.append(g.output)", "outs.append(1.5 * g.output)"))
+    after = _run_scratch(root, cache)
+    assert after == {"verdict": "refuted", "cached": 0}
+
+
+def test_cache_info_and_clear(toy, tmp_path: Path) -> None:
+    from validation.cli import main
+
+    cache = Cache(tmp_path / "c")
+    verify(toy.id, seed=0, cache=cache)
+    info = cache.info()
+    assert info["entries"] == len(GRID) and info["claims"] == {toy.id: len(GRID)}
+    assert main(["cache", "info", "--cache-dir", str(tmp_path / "c")]) == 0
+    assert main(["cache", "clear", "--cache-dir", str(tmp_path / "c")]) == 0
+    assert cache.info()["entries"] == 0
