@@ -1,7 +1,8 @@
 """The ``flatstart`` command line.
 
 Subcommands: ``list``, ``show ID``, ``verify [IDS...]``, ``plot ID``, ``calibrate ID``,
-``check-bound FILE``, ``cache info|clear``. Exit status: 0 success (for ``verify``: nothing refuted and no error);
+``check-bound FILE``, ``cache info|clear``.
+Exit status: 0 success (for ``verify``: nothing refuted and no error);
 1 when ``verify`` finds a refuted claim or a claim that raised (error), ``calibrate`` finds
 the false-rejection rate above alpha, or ``check-bound`` finds the bound violated; 2 for usage
 errors (unknown id, budget, device, family; ``cuda`` without a GPU; a bad bound file); 3 when
