@@ -7,7 +7,8 @@ and ``validation`` and of the claim's own module, and the versions of torch, num
 sympy and mpmath): editing code that a result can depend on is a miss, never a stale hit.
 Writes are atomic (a temporary file in the same folder, then :func:`os.replace`), so an
 interrupted run never leaves a half-written entry; a later run finds every finished point and
-computes only the rest. A file that cannot be read, or whose stored key differs from its name, is a miss (and is removed).
+computes only the rest. A file that cannot be read, or whose stored key differs from its name,
+is a miss (and is removed).
 
 Only successful points are stored; points that raised are recomputed next time.
 """
