@@ -33,8 +33,9 @@ Verdicts of a claim run over its grid (per-point p-values combined with Holm's m
 * ``consistent``: not refuted and the mutant is rejected;
 * ``error``: a grid point raised (traceback in ``Result.error``); the run goes on.
 
-:func:`verify_all` additionally applies Holm across the claims of the run (``run_p_value``);
-a claim is refuted there only if it survives that correction.
+:func:`verify_all` additionally applies Holm across the claims of the run: ``run_p_value``
+and ``run_verdict`` sit beside the claim's own ``verdict``, which they never overwrite (a claim
+refuted on its own but not after the run-wide correction shows both).
 """
 
 from __future__ import annotations
@@ -306,6 +307,9 @@ class Result:
         error: traceback text when the verdict is "error".
         claim_version: the claim's ``version``.
         run_p_value: Holm-adjusted across the claims of a :func:`verify_all` run.
+        run_verdict: the verdict after Holm across the run (None when not applied); it differs
+            from ``verdict`` only for a claim refuted on its own but not after the run-wide
+            correction, which is shown with both.
     """
 
     id: str
@@ -332,6 +336,15 @@ class Result:
     device: str = "cpu"
     claim_version: str = ""
     run_p_value: float | None = None
+    run_verdict: str | None = None
+
+    @property
+    def verdict_text(self) -> str:
+        """The verdict as shown in tables: ``"refuted (run: consistent)"`` when the run-wide
+        Holm correction disagrees with the claim's own verdict."""
+        if self.run_verdict is not None and self.run_verdict != self.verdict:
+            return f"{self.verdict} (run: {self.run_verdict})"
+        return self.verdict
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of JSON types (non-finite floats become None)."""
@@ -623,9 +636,19 @@ def _combine(
 
 
 def _apply_run_holm(results: list[Result]) -> None:
-    """Holm across the claims of a run: adjusted p in ``run_p_value``; refuted only if it
-    survives (at each claim's alpha; the family-wise error rate is at most the largest alpha)."""
+    """Holm across the claims of a run, shown beside each claim's own verdict.
+
+    ``verdict`` stays the claim's own (its grid-level Holm test at its alpha). ``run_p_value``
+    is the Holm-adjusted p-value across the claims of the run and ``run_verdict`` the verdict
+    after that correction: a claim refuted on its own whose adjusted p exceeds its alpha reads
+    ``verdict="refuted"``, ``run_verdict="consistent"`` (or "underpowered"), never silently
+    "consistent". Both are also in ``details["claim_verdict"]`` / ``details["run_verdict"]``.
+    """
     tested = [r for r in results if r.p_value is not None and r.verdict != "error"]
+    for r in results:
+        r.run_verdict = r.verdict
+        r.details["claim_verdict"] = r.verdict
+        r.details["run_verdict"] = r.verdict
     if not tested:
         return
     _, adj = holm([float(r.p_value or 0.0) for r in tested], 0.5)  # alpha: unused here
@@ -633,8 +656,8 @@ def _apply_run_holm(results: list[Result]) -> None:
         r.run_p_value = float(a)
         r.details["run_holm"] = {"claims": len(tested), "p_adjusted": float(a)}
         if r.verdict == "refuted" and a > r.alpha:
-            r.details["claim_verdict"] = "refuted"
-            r.verdict = "consistent" if r.mutant_rejected else "underpowered"
+            r.run_verdict = "consistent" if r.mutant_rejected else "underpowered"
+            r.details["run_verdict"] = r.run_verdict
 
 
 def verify_all(

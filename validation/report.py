@@ -13,6 +13,8 @@ verdict            "consistent" | "refuted" | "underpowered" | "error"
 statistic          test statistic at the most significant grid point (null on error)
 p_value            Holm-combined p-value over the grid, ``min(1, m min p)`` (null on error)
 run_p_value        Holm-adjusted across the claims of the run (null when not applied)
+run_verdict        the verdict after Holm across the run; differs from ``verdict`` only for a
+                   claim refuted on its own but not after the run-wide correction
 alpha              the claim's significance level
 n                  total samples over the grid points
 seed, budget,      how it ran
@@ -95,7 +97,7 @@ def _fmt(x: Any, spec: str = ".3g") -> str:
 def summary_table(results: Sequence[Result], markdown: bool = False) -> str:
     """Plain-text (or Markdown) table: id, verdict, p-value, mutant p-value, n, seconds."""
     head = ["claim", "verdict", "p", "run p", "mutant p", "n", "seconds"]
-    rows = [[r.id, r.verdict, _fmt(r.p_value), _fmt(r.run_p_value), _fmt(r.mutant_p_value),
+    rows = [[r.id, r.verdict_text, _fmt(r.p_value), _fmt(r.run_p_value), _fmt(r.mutant_p_value),
              str(r.n), f"{r.seconds:.2f}"] for r in results]
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -108,6 +110,10 @@ def summary_table(results: Sequence[Result], markdown: bool = False) -> str:
     lines += [fmt.format(*row) for row in rows]
     counts = _counts(results)
     lines.append(", ".join(f"{v}: {k}" for k, v in counts.items() if v) or "no claims")
+    alone = [r.id for r in results if r.run_verdict not in (None, r.verdict)]
+    if alone:
+        lines.append(f"refuted on their own but not after Holm across the run: "
+                     f"{', '.join(alone)}")
     return "\n".join(lines)
 
 
@@ -166,6 +172,7 @@ def _write_parquet(rows: list[dict[str, Any]], path: Path) -> bool:
         ("prediction", pa.string()), ("measured", pa.string()), ("details", pa.string()),
         ("error", pa.string()), ("title", pa.string()), ("family", pa.string()),
         ("source", pa.string()), ("kind", pa.string()), ("claim_version", pa.string()),
+        ("run_verdict", pa.string()),
     ])
     table = pa.Table.from_pylist([{k: r.get(k) for k in schema.names} for r in flat],
                                  schema=schema)
@@ -249,7 +256,8 @@ def _summary_md(results: Sequence[Result]) -> str:
         f"Versions: {h['versions']}.", "",
         "Verdicts: " + ", ".join(f"{v} {k}" for k, v in counts.items()) + ".", "",
         summary_table(results, markdown=True), "",
-        "p: Holm-combined over the claim's grid points; run p: Holm-adjusted across the run; "
+        "p: Holm-combined over the claim's grid points; run p: Holm-adjusted across the run "
+        "(a verdict that this correction changes is shown as `refuted (run: consistent)`); "
         "a claim is *underpowered* when its mutant (a wrong prediction) is not rejected.", "",
     ]
     for r in results:
@@ -269,7 +277,7 @@ def _index_html(results: Sequence[Result], figs: Mapping[str, list[str]], root: 
         anchor = figure_stem(r.id)
         rows.append(
             f'<tr><td><a href="#{anchor}">{esc(r.id)}</a></td><td>{esc(r.title)}</td>'
-            f'<td class="v" style="background:{color}">{esc(r.verdict)}</td>'
+            f'<td class="v" style="background:{color}">{esc(r.verdict_text)}</td>'
             f"<td>{_fmt(r.p_value)}</td><td>{_fmt(r.run_p_value)}</td>"
             f"<td>{_fmt(r.mutant_p_value)}</td><td>{r.n}</td><td>{r.seconds:.2f}</td>"
             f"<td>{esc(r.source)}</td></tr>"
@@ -288,7 +296,7 @@ def _index_html(results: Sequence[Result], figs: Mapping[str, list[str]], root: 
         err = f"<pre>{esc(r.error.strip()[-3000:])}</pre>" if r.error else ""
         sections.append(
             f'<section id="{esc(anchor)}"><h2>{esc(r.id)} — '
-            f'<span style="color:{VERDICT_COLORS.get(r.verdict, "#000")}">{esc(r.verdict)}'
+            f'<span style="color:{VERDICT_COLORS.get(r.verdict, "#000")}">{esc(r.verdict_text)}'
             f"</span></h2><p>{statement}</p><p>source: {esc(r.source)}; parameters: "
             f"<code>{esc(json.dumps(r.parameters, default=str)[:400])}</code>; n = {r.n}; "
             f"seed = {r.seed}</p>{img}{err}</section>"

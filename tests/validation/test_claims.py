@@ -100,9 +100,20 @@ def test_run_level_holm() -> None:
     rs = [res("A.x", 0.006, "refuted"), res("A.y", 0.5, "consistent"),
           res("A.z", 1e-6, "refuted")]
     _apply_run_holm(rs)
-    assert [r.verdict for r in rs] == ["consistent", "consistent", "refuted"]
+    # the claim's own verdict is never overwritten; the run-wide one sits beside it
+    assert [r.verdict for r in rs] == ["refuted", "consistent", "refuted"]
+    assert [r.run_verdict for r in rs] == ["consistent", "consistent", "refuted"]
     assert rs[0].run_p_value == pytest.approx(0.012)  # rank 2 of 3: 2 * 0.006
     assert rs[0].details["claim_verdict"] == "refuted"
+    assert rs[0].details["run_verdict"] == "consistent"
+    assert rs[0].verdict_text == "refuted (run: consistent)"
+    assert rs[1].verdict_text == "consistent"
+    from validation.report import summary_table
+
+    table = summary_table(rs)
+    assert "refuted (run: consistent)" in table
+    assert "not after Holm across the run: A.x" in table
+    assert json.loads(rs[0].to_json())["run_verdict"] == "consistent"
 
 
 def test_calibration_of_a_true_claim_and_of_a_false_one() -> None:
