@@ -2,7 +2,8 @@
 
 A claim's grid for a budget is a list of parameter dicts; every grid point is an independent
 task (:class:`Task`) whose result is a :class:`PointRecord`. :func:`run_point` is the pure
-function every executor runs: predict, simulate, test, test the mutant, time it, and turn any
+function every executor runs: predict, simulate (under the layering guard: a ``simulate`` that
+executes any theory frame is an error), test, test the mutant, time it, and turn any
 ``Exception`` into a record with ``error`` set (``KeyboardInterrupt`` still propagates).
 """
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUDGETS",
+    "LayeringError",
     "PointRecord",
     "Task",
     "canonical_json",
@@ -454,7 +456,7 @@ def run_point(task: Task, claim: Claim | None = None, keep_prediction: bool = Tr
     try:
         c = claim if claim is not None else resolve_claim(task.claim_id, task.claim_module)
         prediction = c.predict(dict(task.params))
-        measurement = c.simulate(dict(task.params), task.point_seed, task.device, task.budget)
+        measurement = _guarded_simulate(c, task)
         rec.prediction_summary = describe(c.summarize_prediction(prediction))
         rec.measured_summary = describe(c.summarize_measurement(measurement))
         outcome = c.test(prediction, measurement, c.alpha)
@@ -478,6 +480,27 @@ def run_point(task: Task, claim: Claim | None = None, keep_prediction: bool = Tr
         rec.error = traceback.format_exc()
     rec.seconds = time.perf_counter() - t0
     return rec
+
+
+class LayeringError(RuntimeError):
+    """A claim's ``simulate`` executed theory code (the check would be circular)."""
+
+
+def _guarded_simulate(c: Claim, task: Task) -> Any:
+    """``c.simulate`` run under the profiler: any frame of ``theory`` that executes is an
+    error (:class:`LayeringError`), however it was reached (see :mod:`validation.layering`)."""
+    from validation.tracing import Recorder
+
+    with Recorder(["theory"]) as rec:
+        out = c.simulate(dict(task.params), task.point_seed, task.device, task.budget)
+    if rec.executed:
+        ran = sorted(rec.executed)
+        shown = ", ".join(ran[:6]) + (f" and {len(ran) - 6} more" if len(ran) > 6 else "")
+        raise LayeringError(
+            f"claim {c.id}: simulate executed theory code ({shown}); the Monte Carlo side "
+            "must never evaluate a theory formula"
+        )
+    return out
 
 
 def _check_p(claim_id: str, what: str, outcome: TestOutcome) -> None:

@@ -34,7 +34,7 @@ from montecarlo.sp_experiments import (
     replica_gradients,
     snr_training,
 )
-from tests.validation._layering import reaches_theory
+from validation.layering import static_violations
 from theory.noise import layer_snr
 from validation import stats
 from validation.claims import get, last_records, verify
@@ -75,7 +75,7 @@ def test_claim_consistent_standard_budget(claim_id: str) -> None:
 # --------------------------------------------------------------------------- layering
 @pytest.mark.parametrize("claim_id", IDS)
 def test_simulate_never_uses_theory_static(claim_id: str) -> None:
-    assert reaches_theory(get(claim_id).simulate) == [], f"{claim_id}.simulate reaches theory"
+    assert static_violations(get(claim_id).simulate) == [], f"{claim_id}.simulate reaches theory"
     import montecarlo.sp_experiments as mc
 
     assert not any(isinstance(v, types.ModuleType) and v.__name__.startswith("theory")

@@ -20,7 +20,7 @@ import validation.catalogue.vanishing as vc
 from montecarlo.derivatives import chain_gradients
 from montecarlo.networks import chains, mlps
 from montecarlo.vc_experiments import chain_samples, chunk_seeds, norm_ratios
-from tests.validation._layering import reaches_theory
+from validation.layering import static_violations
 from theory.chains import NeuralChain
 from theory.laws import Normal, Uniform
 from theory.products import product
@@ -51,7 +51,7 @@ def test_claim_metadata(claim_id: str) -> None:
 @pytest.mark.parametrize("claim_id", IDS)
 def test_simulate_never_uses_theory_static(claim_id: str) -> None:
     sim = get(claim_id).simulate
-    assert reaches_theory(sim) == [], f"{claim_id}.simulate reaches theory"
+    assert static_violations(sim) == [], f"{claim_id}.simulate reaches theory"
     # montecarlo never imports theory (also enforced by import-linter)
     import montecarlo.vc_experiments as mc
 
