@@ -34,10 +34,10 @@ from montecarlo.sp_experiments import (
     replica_gradients,
     snr_training,
 )
-from validation.layering import static_violations
 from theory.noise import layer_snr
 from validation import stats
 from validation.claims import get, last_records, verify
+from validation.layering import static_violations
 
 matplotlib.use("Agg")
 

@@ -20,13 +20,13 @@ import validation.catalogue.vanishing as vc
 from montecarlo.derivatives import chain_gradients
 from montecarlo.networks import chains, mlps
 from montecarlo.vc_experiments import chain_samples, chunk_seeds, norm_ratios
-from validation.layering import static_violations
 from theory.chains import NeuralChain
 from theory.laws import Normal, Uniform
 from theory.products import product
 from theory.wide import critical_width
 from validation import stats
 from validation.claims import get, verify
+from validation.layering import static_violations
 
 IDS = list(vc.VC_CHAIN_IDS)
 
