@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BUDGETS",
     "LayeringError",
+    "guarded_simulate",
     "PointRecord",
     "Task",
     "canonical_json",
@@ -456,7 +457,7 @@ def run_point(task: Task, claim: Claim | None = None, keep_prediction: bool = Tr
     try:
         c = claim if claim is not None else resolve_claim(task.claim_id, task.claim_module)
         prediction = c.predict(dict(task.params))
-        measurement = _guarded_simulate(c, task)
+        measurement = guarded_simulate(c, task)
         rec.prediction_summary = describe(c.summarize_prediction(prediction))
         rec.measured_summary = describe(c.summarize_measurement(measurement))
         outcome = c.test(prediction, measurement, c.alpha)
@@ -486,7 +487,7 @@ class LayeringError(RuntimeError):
     """A claim's ``simulate`` executed theory code (the check would be circular)."""
 
 
-def _guarded_simulate(c: Claim, task: Task) -> Any:
+def guarded_simulate(c: Claim, task: Task) -> Any:
     """``c.simulate`` run under the profiler: any frame of ``theory`` that executes is an
     error (:class:`LayeringError`), however it was reached (see :mod:`validation.layering`)."""
     from validation.tracing import Recorder
