@@ -6,7 +6,8 @@
 
 Steps: (1) measure every selected claim's grid once, fresh (no cache), and record what the
 true theory gives (:func:`validation.mutation.baseline`); (2) list the theory functions those
-claims reach; (3) plant each curated fault (:data:`CURATED`) and up to ``--per-function``
+claims reach; (3) plant each curated fault (:func:`curated_faults`: the ``FAULTS`` of every
+``benchmarks/faults_*.py``) and up to ``--per-function``
 automatic operator/constant faults per reached function, one at a time, each in a forked child
 process with a time limit; (4) report the kill rate: faults detected (a claim refuted, or
 raising) over faults that change some claim's theory values by >= 1% (equivalent mutants do
@@ -40,9 +41,22 @@ from validation.mutation import (
     reached_functions,
 )
 
-# Realistic faults (a constant off, an exponent off by one, sigma for sigma^2, a dropped term).
-# Each `old` must occur exactly once in the function's source.
-CURATED: list[Fault] = []
+
+def curated_faults() -> list[Fault]:
+    """Realistic faults (a constant off, an exponent off by one, σ for σ², a dropped term), from
+    every ``benchmarks/faults_*.py`` module's ``FAULTS`` list. Each ``old`` must occur exactly
+    once in its function's source."""
+    import importlib
+    import pkgutil
+
+    import benchmarks
+
+    out: list[Fault] = []
+    for info in sorted(pkgutil.iter_modules(benchmarks.__path__), key=lambda i: i.name):
+        if info.name.startswith("faults_"):
+            out += list(importlib.import_module(f"benchmarks.{info.name}").FAULTS)
+    return out
+
 
 _BASELINES: list[ClaimBaseline] = []
 
@@ -184,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               + (" (REFUTED under the truth: skipped)" if b.refuted else ""), file=sys.stderr,
               flush=True)
     targets = mutable_targets(reached_functions(_BASELINES))
-    faults = [f for f in CURATED]
+    faults = curated_faults()
     if args.per_function > 0:
         for t in targets:
             try:
