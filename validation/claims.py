@@ -307,6 +307,9 @@ class Result:
         error: traceback text when the verdict is "error".
         claim_version: the claim's ``version``.
         run_p_value: Holm-adjusted across the claims of a :func:`verify_all` run.
+        resolution: the smallest relative error of the prediction (on a ladder 1%, 2%, 5%, ...)
+            whose scalings up and down the claim's test rejects on this run's measurements
+            (None: not resolved or not scalable); details in ``details["resolution"]``.
         run_verdict: the verdict after Holm across the run (None when not applied); it differs
             from ``verdict`` only for a claim refuted on its own but not after the run-wide
             correction, which is shown with both.
@@ -337,6 +340,7 @@ class Result:
     claim_version: str = ""
     run_p_value: float | None = None
     run_verdict: str | None = None
+    resolution: float | None = None
 
     @property
     def verdict_text(self) -> str:
@@ -675,6 +679,7 @@ def verify_all(
     holm_across: bool = True,
     out: str | os.PathLike[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    resolution: bool = True,
 ) -> list[Result]:
     """Verify several claims (all registered real claims when ``ids`` is None).
 
@@ -692,6 +697,8 @@ def verify_all(
         holm_across: apply Holm across the claims of the run (see module docstring).
         out: when given, write the report there (:func:`validation.report.write_report`).
         progress: called with one line per finished grid point.
+        resolution: measure each claim's resolution on the run's data (the smallest relative
+            error of its prediction that its test rejects; :mod:`validation.resolution`).
 
     Returns:
         One :class:`Result` per claim, in the order of ``ids`` (sorted ids otherwise); with
@@ -764,6 +771,11 @@ def verify_all(
             ))
     if holm_across:
         _apply_run_holm(results)
+    if resolution:
+        by_claim = _records_by_claim(tasks_by_claim, records)
+        for r in results:
+            if r.id in by_id and r.verdict != "error":
+                _attach_resolution(r, by_id[r.id], by_claim.get(r.id, []))
     if out is not None:
         from validation.report import write_report
 
@@ -774,6 +786,19 @@ def verify_all(
 
 
 _LAST_RECORDS: dict[str, list[PointRecord]] = {}
+
+
+def _attach_resolution(result: Result, claim: Claim, records: list[PointRecord]) -> None:
+    from validation.resolution import resolution
+
+    try:
+        recs = ensure_predictions(claim, records)
+        res = resolution(claim.test, [r.prediction for r in recs],
+                         [r.measurement for r in recs], claim.alpha)
+    except Exception as exc:  # the resolution is information, never a verdict
+        res = {"relative_error": None, "basis": f"failed: {type(exc).__name__}: {exc}"}
+    result.resolution = res.get("relative_error")
+    result.details["resolution"] = res
 
 
 def last_records(claim_id: str) -> list[PointRecord]:

@@ -13,6 +13,8 @@ verdict            "consistent" | "refuted" | "underpowered" | "error"
 statistic          test statistic at the most significant grid point (null on error)
 p_value            Holm-combined p-value over the grid, ``min(1, m min p)`` (null on error)
 run_p_value        Holm-adjusted across the claims of the run (null when not applied)
+resolution         smallest relative error of the prediction (1%, 2%, 5%, ...) whose scalings
+                   up and down the test rejects on this run's data (null: none or unscalable)
 run_verdict        the verdict after Holm across the run; differs from ``verdict`` only for a
                    claim refuted on its own but not after the run-wide correction
 alpha              the claim's significance level
@@ -96,9 +98,9 @@ def _fmt(x: Any, spec: str = ".3g") -> str:
 
 def summary_table(results: Sequence[Result], markdown: bool = False) -> str:
     """Plain-text (or Markdown) table: id, verdict, p-value, mutant p-value, n, seconds."""
-    head = ["claim", "verdict", "p", "run p", "mutant p", "n", "seconds"]
+    head = ["claim", "verdict", "p", "run p", "mutant p", "resolves", "n", "seconds"]
     rows = [[r.id, r.verdict_text, _fmt(r.p_value), _fmt(r.run_p_value), _fmt(r.mutant_p_value),
-             str(r.n), f"{r.seconds:.2f}"] for r in results]
+             _resolves(r), str(r.n), f"{r.seconds:.2f}"] for r in results]
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -115,6 +117,12 @@ def summary_table(results: Sequence[Result], markdown: bool = False) -> str:
         lines.append(f"refuted on their own but not after Holm across the run: "
                      f"{', '.join(alone)}")
     return "\n".join(lines)
+
+
+def _resolves(r: Result) -> str:
+    """The claim's resolution as shown in tables: ``±5%`` (the smallest relative error of the
+    prediction its test rejects on this run's data), ``-`` when not resolved or not scalable."""
+    return "-" if r.resolution is None else f"±{100 * r.resolution:g}%"
 
 
 def _counts(results: Sequence[Result]) -> dict[str, int]:
@@ -172,7 +180,7 @@ def _write_parquet(rows: list[dict[str, Any]], path: Path) -> bool:
         ("prediction", pa.string()), ("measured", pa.string()), ("details", pa.string()),
         ("error", pa.string()), ("title", pa.string()), ("family", pa.string()),
         ("source", pa.string()), ("kind", pa.string()), ("claim_version", pa.string()),
-        ("run_verdict", pa.string()),
+        ("run_verdict", pa.string()), ("resolution", pa.float64()),
     ])
     table = pa.Table.from_pylist([{k: r.get(k) for k in schema.names} for r in flat],
                                  schema=schema)
@@ -258,6 +266,8 @@ def _summary_md(results: Sequence[Result]) -> str:
         summary_table(results, markdown=True), "",
         "p: Holm-combined over the claim's grid points; run p: Holm-adjusted across the run "
         "(a verdict that this correction changes is shown as `refuted (run: consistent)`); "
+        "resolves: the smallest relative error of the prediction that the test rejects on this "
+        "run's data (\"consistent\" means \"within\" that); "
         "a claim is *underpowered* when its mutant (a wrong prediction) is not rejected.", "",
     ]
     for r in results:
@@ -279,8 +289,8 @@ def _index_html(results: Sequence[Result], figs: Mapping[str, list[str]], root: 
             f'<tr><td><a href="#{anchor}">{esc(r.id)}</a></td><td>{esc(r.title)}</td>'
             f'<td class="v" style="background:{color}">{esc(r.verdict_text)}</td>'
             f"<td>{_fmt(r.p_value)}</td><td>{_fmt(r.run_p_value)}</td>"
-            f"<td>{_fmt(r.mutant_p_value)}</td><td>{r.n}</td><td>{r.seconds:.2f}</td>"
-            f"<td>{esc(r.source)}</td></tr>"
+            f"<td>{_fmt(r.mutant_p_value)}</td><td>{esc(_resolves(r))}</td><td>{r.n}</td>"
+            f"<td>{r.seconds:.2f}</td><td>{esc(r.source)}</td></tr>"
         )
     sections = []
     for r in results:
@@ -316,7 +326,7 @@ device <code>{esc(h['device'])}</code>. Versions: {esc(h['versions'])}.</p>
 Files: <a href="results.json">results.json</a>, <a href="results.parquet">results.parquet</a>,
 <a href="summary.md">summary.md</a>.</p>
 <table><tr><th>claim</th><th>title</th><th>verdict</th><th>p</th><th>run p</th>
-<th>mutant p</th><th>n</th><th>seconds</th><th>source</th></tr>
+<th>mutant p</th><th>resolves</th><th>n</th><th>seconds</th><th>source</th></tr>
 {chr(10).join(rows)}
 </table>
 {chr(10).join(sections)}
