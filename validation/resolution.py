@@ -9,8 +9,8 @@ estimated over seeds by ``python -m benchmarks.resolution``.
 
 Scaling a prediction (:func:`perturb`): every float inside it (containers and dataclasses
 included; ints, which are counts and sizes, are kept) is multiplied by the factor; a law of
-``theory`` becomes the law of ``c X`` (through the law's own cdf at ``x / c``); a function's float outputs are scaled.
-Predictions with nothing to scale have no resolution (``None``).
+``theory`` becomes the law of ``c X`` (through the law's own cdf at ``x / c``); a function's
+float outputs are scaled. Predictions with nothing to scale have no resolution (``None``).
 """
 
 from __future__ import annotations
