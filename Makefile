@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # torch must come first and pinned: the CPU wheel on local disk (an unpinned torch pulls a CUDA build).
 TORCH ?= torch==2.13.0
 
-.PHONY: venv verify test test-all lint bench clean
+.PHONY: venv verify test test-all lint bench mutation clean
 
 $(BIN)/flatstart: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -32,6 +32,9 @@ lint: venv
 
 bench: venv
 	$(BIN)/python -m benchmarks.run
+
+mutation: venv  ## plant faults in theory/, count how many the catalogue refutes (standard budget)
+	$(BIN)/python -m benchmarks.mutation --budget standard
 
 clean:
 	rm -rf $(VENV) flatstart-report .flatstart-cache *.egg-info
