@@ -64,6 +64,7 @@ from validation.sweeps import (
     BUDGETS,
     PointRecord,
     Task,
+    canonical_json,
     code_fingerprint,
     expand_grid,
     flatstart_version,
@@ -738,6 +739,11 @@ def verify_all(
     own = executor is None
     ex = executor if executor is not None else make_executor(workers, scheduler, client)
     by_id = {c.id: c for c in chosen}
+    if progress is not None and hasattr(ex, "started"):
+        def _started(t: Task) -> None:
+            progress(f"start {t.claim_id} point {t.index} {canonical_json(t.params)[:60]}")
+
+        ex.started = _started
     try:
         for done, rec in enumerate(ex.run(pending, by_id), start=1):
             records[rec.key] = rec

@@ -27,6 +27,17 @@ EXIT_FAIL = 1
 EXIT_USAGE = 2
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows ``(default: X)`` for options with a real default (not None/False/suppressed)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        d = action.default
+        if d is None or d is False or d == argparse.SUPPRESS or "default" in text:
+            return text
+        return super()._get_help_string(action) or text
+
+
 class _UsageError(Exception):
     """A one-line usage error (exit status 2)."""
 
@@ -34,11 +45,20 @@ class _UsageError(Exception):
 def _parser() -> argparse.ArgumentParser:
     from validation.claims import BUDGETS, DEVICES, FAMILIES
 
+    fmt = _HelpFormatter
     p = argparse.ArgumentParser(
-        prog="flatstart",
+        prog="flatstart", formatter_class=fmt,
         description="Check the theory of randomly initialized deep networks against Monte Carlo.",
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    real_add = sub.add_parser
+
+    def add_parser(*a: Any, **k: Any) -> argparse.ArgumentParser:
+        """Every subcommand's --help shows the defaults."""
+        k.setdefault("formatter_class", fmt)
+        return real_add(*a, **k)
+
+    sub.add_parser = add_parser  # type: ignore[method-assign]
     sub.required = True
 
     lp = sub.add_parser("list", help="list the claims of the catalogue")
@@ -54,10 +74,14 @@ def _parser() -> argparse.ArgumentParser:
         q.add_argument("--budget", default="quick", help=f"one of {', '.join(BUDGETS)}")
         q.add_argument("--device", default="cpu", help=f"one of {', '.join(DEVICES)}")
         q.add_argument("--seed", type=int, default=0, help="run seed (>= 0)")
-        q.add_argument("--workers", type=int, default=None, help="local worker processes")
+        q.add_argument("--workers", type=int, default=None,
+                       help="local worker processes (default: run in this process)")
+        q.add_argument("--progress", default="auto", choices=["auto", "bar", "log", "none"],
+                       help="progress on stderr: a bar with ETA on a terminal, timestamped log "
+                            "lines otherwise (auto), or forced")
 
     vp = sub.add_parser("verify", help="verify claims and write the report")
-    vp.add_argument("ids", nargs="*", metavar="ID", help="claim ids (default: all)")
+    vp.add_argument("ids", nargs="*", metavar="ID", help="claim ids (default: all claims)")
     vp.add_argument("--family", action="append", help="only this family (repeatable)")
     vp.add_argument("--out", default="flatstart-report", help="report folder")
     run_opts(vp)
@@ -77,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
 
     cp = sub.add_parser("calibrate", help="measure the false-rejection rate of a claim")
     cp.add_argument("id")
-    cp.add_argument("--reps", type=int, default=100)
+    cp.add_argument("--reps", type=int, default=100, help="repetitions (run seeds)")
     run_opts(cp)
 
     kp = sub.add_parser("cache", help="show or clear the result cache")
@@ -93,16 +117,88 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _progress_printer(enabled: bool) -> Any:
-    if not enabled:
-        return None
+class _Progress:
+    """Progress on stderr: ``bar`` rewrites one line with a bar, the point running and an ETA
+    (terminals); ``log`` prints one timestamped line per event (pipes, nohup, CI, cluster logs).
 
-    def emit(line: str) -> None:
-        """Overwrite the progress line on stderr."""
-        sys.stderr.write("\r\033[K" + line[:150])
+    Lines come from :func:`validation.claims.verify_all`: a header ``N claim(s), M grid
+    point(s), K cached, T to compute``, ``start CLAIM point I`` when a point starts (in-process
+    runs) and ``[d/T] CLAIM point I p=... (s)`` when one finishes.
+    """
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.t0 = __import__("time").monotonic()
+        self.total = 0
+        self.done = 0
+        self.running = ""
+
+    def _eta(self) -> str:
+        import time
+
+        elapsed = time.monotonic() - self.t0
+        if self.done == 0 or self.total == 0:
+            return f"{elapsed:.0f}s elapsed"
+        left = elapsed / self.done * (self.total - self.done)
+        return f"{elapsed:.0f}s elapsed, ETA {left:.0f}s"
+
+    def __call__(self, line: str) -> None:
+        import re
+        import time
+
+        m = re.match(r"\d+ claim\(s\), \d+ grid point\(s\), \d+ cached, (\d+) to compute", line)
+        if m:
+            self.total = int(m.group(1))
+        m = re.match(r"\[(\d+)/(\d+)\]", line)
+        if m:
+            self.done, self.total = int(m.group(1)), int(m.group(2))
+        if line.startswith("start "):
+            self.running = line[len("start "):]
+        if self.mode == "log":
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+            extra = f" ({self._eta()})" if m else ""
+            sys.stderr.write(f"{stamp} flatstart: {line}{extra}\n")
+        else:
+            width = 24
+            frac = self.done / self.total if self.total else 0.0
+            bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
+            text = f"[{bar}] {self.done}/{self.total} {self._eta()}; running {self.running}"
+            sys.stderr.write("\r\033[K" + text[:150])
         sys.stderr.flush()
 
-    return emit
+    def close(self) -> None:
+        if self.mode == "bar":
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+def _progress_printer(mode: str) -> _Progress | None:
+    if mode == "auto":
+        mode = "bar" if sys.stderr.isatty() else "log"
+    return None if mode == "none" else _Progress(mode)
+
+
+def _check_writable_dir(option: str, path: str) -> None:
+    """Fail early (usage error, exit 2) when ``path`` cannot be a writable folder."""
+    from pathlib import Path
+
+    p = Path(path)
+    probe = p
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        where = "is a file" if probe == p else f"lies under the file {str(probe)!r}"
+        raise _UsageError(f"{option} {path!r} {where}; give a folder")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        import tempfile
+
+        with tempfile.NamedTemporaryFile(dir=p, prefix=".flatstart-write-test-"):
+            pass
+    except OSError as exc:
+        raise _UsageError(f"{option} {path!r} is not writable ({exc.strerror or exc})") from None
 
 
 def _check_common(args: argparse.Namespace) -> None:
@@ -185,16 +281,27 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     for cid in args.ids:
         _known(cid)
     cache: Any = False if args.no_cache else (args.cache_dir or True)
-    progress = _progress_printer(sys.stderr.isatty())
+    _check_writable_dir("--out", args.out)
+    if not args.no_cache:
+        from validation.cache import default_cache_dir
+
+        _check_writable_dir("--cache-dir", str(args.cache_dir or default_cache_dir()))
+    progress = _progress_printer(args.progress)
     reg = importlib.import_module("validation.claims")
 
-    results = verify_all(
-        args.ids or None, args.budget, args.seed, args.device, family=fams, cache=cache,
-        workers=args.workers, scheduler=args.scheduler, holm_across=not args.no_holm_across,
-        progress=progress,
-    )
+    try:
+        results = verify_all(
+            args.ids or None, args.budget, args.seed, args.device, family=fams, cache=cache,
+            workers=args.workers, scheduler=args.scheduler,
+            holm_across=not args.no_holm_across, progress=progress,
+        )
+    except OSError as exc:
+        if args.scheduler:
+            raise _UsageError(f"cannot use the dask scheduler {args.scheduler!r}: "
+                              f"{type(exc).__name__}: {exc}") from None
+        raise
     if progress is not None:
-        sys.stderr.write("\r\033[K")
+        progress.close()
     records = {r.id: reg.last_records(r.id) for r in results}
     paths = write_report(results, args.out, records=records, figures=not args.no_figures)
     print(summary_table(results))
@@ -212,6 +319,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
     _check_common(args)
     claim = _known(args.id)
+    _check_writable_dir("--out", args.out)
     result = reg.verify(claim.id, args.budget, args.seed, args.device,
                         cache=not args.no_cache, workers=args.workers)
     folder = Path(args.out) / "figures"
@@ -229,9 +337,11 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     claim = _known(args.id)
     if args.reps < 1:
         raise _UsageError(f"--reps must be >= 1, got {args.reps}")
+    progress = _progress_printer(args.progress)
     cal = calibrate(claim.id, reps=args.reps, seed=args.seed, budget=args.budget,
-                    device=args.device, workers=args.workers,
-                    progress=_progress_printer(sys.stderr.isatty()))
+                    device=args.device, workers=args.workers, progress=progress)
+    if progress is not None:
+        progress.close()
     lo, hi = cal.ci
     print(f"{cal.claim_id}: {cal.rejections}/{cal.reps} false rejections under the true "
           f"prediction, rate {cal.rate:.4f} (95% CI {lo:.4f}..{hi:.4f}), alpha {cal.alpha}: "
@@ -265,6 +375,8 @@ def _cmd_cache(args: argparse.Namespace) -> int:
 def _cmd_check_bound(args: argparse.Namespace) -> int:
     from validation import toolkit
 
+    if args.out is not None:
+        _check_writable_dir("--out", args.out)
     return int(toolkit.main_check_bound(args.file, out=args.out))
 
 

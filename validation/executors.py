@@ -54,9 +54,15 @@ class InProcessExecutor:
 
     name = "in-process"
 
+    def __init__(self) -> None:
+        self.started: Any = None
+
     def run(self, tasks: Sequence[Task], claims: dict[str, Claim]) -> Iterator[PointRecord]:
-        """Yield the records in task order."""
+        """Yield the records in task order (calling ``self.started(task)`` before each, when
+        set: progress shows which point is running)."""
         for task in tasks:
+            if self.started is not None:
+                self.started(task)
             yield run_point(task, claims.get(task.claim_id), keep_prediction=True)
 
     def close(self) -> None:

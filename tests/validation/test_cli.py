@@ -46,7 +46,8 @@ def test_cli_subprocess(args: list[str], code: int, out: str, err: str, tmp_path
     if args[0] == "verify" and code != 2:
         assert "claim" in proc.stdout and "verdict" in proc.stdout  # the summary table
         assert (tmp_path / "flatstart-report" / "index.html").is_file()
-        assert not proc.stderr.strip(), "progress must be off when stderr is not a terminal"
+        # off a terminal, progress is timestamped log lines only (no bar, no traceback)
+        assert all("flatstart:" in x for x in proc.stderr.splitlines() if x.strip())
     if code == 2:
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
@@ -111,3 +112,56 @@ def test_plot_and_calibrate(tmp_path: Path, capsys) -> None:
     assert main(["calibrate", "DEMO.normal-mean", "--reps", "20", "--seed", "50"]) == 0
     assert "calibrated" in capsys.readouterr().out
     assert main(["calibrate", "DEMO.wrong-mean", "--reps", "5"]) == 1  # the mutant case
+
+
+# --------------------------------------------------------------------------- files and progress
+def _a_file(tmp_path: Path) -> Path:
+    f = tmp_path / "a-file"
+    f.write_text("not a folder\n")
+    return f
+
+
+@pytest.mark.parametrize("option", ["--out", "--cache-dir"])
+@pytest.mark.parametrize("under", [False, True])
+def test_unwritable_folders_fail_before_computing(option: str, under: bool,
+                                                  tmp_path: Path) -> None:
+    """A folder that is a file, or lies under one (root cannot override that), is a one-line
+    usage error (exit 2) before any grid point runs."""
+    bad = _a_file(tmp_path) / "sub" if under else _a_file(tmp_path)
+    res = _run(["verify", "DEMO.normal-mean", option, str(bad)], tmp_path)
+    assert res.returncode == 2, res.stderr
+    lines = [x for x in res.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and option in lines[0] and "Traceback" not in res.stderr, res.stderr
+    assert "grid point" not in res.stderr and not (tmp_path / "cache").exists()
+
+
+def test_check_bound_unwritable_out_is_a_usage_error(tmp_path: Path) -> None:
+    bound = ROOT / "examples" / "bound.py"
+    res = _run(["check-bound", str(bound), "--out", str(_a_file(tmp_path) / "x")], tmp_path)
+    assert res.returncode == 2 and "HOLDS" not in res.stdout and "--out" in res.stderr
+
+
+def test_help_shows_defaults(tmp_path: Path) -> None:
+    res = _run(["verify", "--help"], tmp_path)
+    assert res.returncode == 0
+    text = " ".join(res.stdout.split())
+    for d in ("(default: quick)", "(default: flatstart-report)", "(default: 0)",
+              "(default: auto)"):
+        assert d in text, d
+    cal = " ".join(_run(["calibrate", "--help"], tmp_path).stdout.split())
+    assert "(default: 100)" in cal
+
+
+def test_progress_log_mode_off_a_terminal(tmp_path: Path) -> None:
+    """Off a terminal (auto) progress is timestamped log lines: the header, each point when it
+    starts and when it finishes with an ETA."""
+    res = _run(["verify", "DEMO.normal-mean", "--no-cache", "--no-figures"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    lines = [x for x in res.stderr.splitlines() if "flatstart:" in x]
+    assert any("grid point(s)" in x for x in lines)
+    assert any("start DEMO.normal-mean point 0" in x for x in lines)
+    assert any("[1/" in x and "ETA" in x for x in lines)
+    assert all(x[:4].isdigit() and x[4] == "-" for x in lines)  # timestamped
+    quiet = _run(["verify", "DEMO.normal-mean", "--no-cache", "--no-figures", "--progress",
+                  "none"], tmp_path)
+    assert "flatstart:" not in quiet.stderr
