@@ -373,6 +373,30 @@ class Result:
         """Inverse of :meth:`to_json`."""
         return cls.from_dict(json.loads(text))
 
+    def _repr_html_(self) -> str:
+        """A small HTML table for Jupyter: verdict (coloured), p-values, resolution, run."""
+        import html as _html
+
+        colors = {"consistent": "#2a7", "refuted": "#c33", "underpowered": "#e90",
+                  "error": "#84a"}
+        res = "-" if self.resolution is None else f"±{100 * self.resolution:g}%"
+
+        def fmt(x: float | None) -> str:
+            return "-" if x is None else f"{x:.3g}"
+
+        rows = [("verdict", f'<b style="color:{colors.get(self.verdict, "#000")}">'
+                            f"{_html.escape(self.verdict_text)}</b>"),
+                ("p (Holm over the grid)", fmt(self.p_value)),
+                ("run p (Holm across the run)", fmt(self.run_p_value)),
+                ("mutant p", fmt(self.mutant_p_value)), ("resolves", res),
+                ("n", str(self.n)), ("grid points", str(len(self.parameters))),
+                ("budget, seed, device", f"{self.budget}, {self.seed}, {self.device}"),
+                ("source", _html.escape(self.source))]
+        body = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{v}</td></tr>"
+                       for k, v in rows)
+        return (f"<div><b>{_html.escape(self.id)}</b> — {_html.escape(self.title)}"
+                f"<table>{body}</table></div>")
+
     @property
     def ok(self) -> bool:
         """True when the verdict is neither "refuted" nor "error"."""

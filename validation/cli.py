@@ -270,7 +270,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     from validation.claims import FAMILIES, verify_all
-    from validation.report import summary_table, write_report
+    from validation.report import problems_first, summary_table, write_report
 
     _check_common(args)
     fams = args.family
@@ -304,7 +304,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         progress.close()
     records = {r.id: reg.last_records(r.id) for r in results}
     paths = write_report(results, args.out, records=records, figures=not args.no_figures)
-    print(summary_table(results))
+    print(summary_table(problems_first(results)))
     print(f"report: {paths['index']}")
     bad = [r for r in results if r.verdict in ("refuted", "error")]
     return EXIT_FAIL if bad else EXIT_OK

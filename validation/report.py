@@ -243,6 +243,32 @@ def write_report(
     }
 
 
+_ORDER = {"refuted": 0, "error": 1, "underpowered": 2, "consistent": 3}
+
+
+def problems_first(results: Sequence[Result]) -> list[Result]:
+    """Refuted, error and underpowered claims first (then consistent), each group by id; a
+    claim refuted on its own but not after Holm across the run counts as refuted."""
+    return sorted(results, key=lambda r: (_ORDER.get(r.verdict, 4), r.id))
+
+
+def relative_paths(text: str) -> str:
+    """A traceback with this machine's absolute paths shown relative to the packages (and
+    site-packages), so a shared report does not leak local folders.
+
+    >>> import validation
+    >>> from pathlib import Path
+    >>> root = str(Path(validation.__file__).resolve().parents[1])
+    >>> relative_paths(f'File "{root}/theory/products.py", line 3')
+    'File "theory/products.py", line 3'
+    """
+    import validation
+
+    root = str(Path(validation.__file__).resolve().parents[1]) + "/"
+    text = text.replace(root, "")
+    return re.sub(r'File "[^"]*/(site-packages|dist-packages)/', r'File "<\1>/', text)
+
+
 def _run_header(results: Sequence[Result]) -> dict[str, str]:
     first = results[0] if results else None
     return {
@@ -255,6 +281,7 @@ def _run_header(results: Sequence[Result]) -> dict[str, str]:
 
 
 def _summary_md(results: Sequence[Result]) -> str:
+    results = problems_first(results)
     h = _run_header(results)
     counts = _counts(results)
     lines = [
@@ -272,13 +299,23 @@ def _summary_md(results: Sequence[Result]) -> str:
     ]
     for r in results:
         if r.verdict == "error" and r.error:
-            lines += [f"## {r.id}: error", "", "```", r.error.strip()[-2000:], "```", ""]
+            lines += [f"## {r.id}: error", "", "```", relative_paths(r.error.strip())[-2000:],
+                      "```", ""]
     return "\n".join(lines)
+
+
+def _count_link(verdict: str, n: int, results: Sequence[Result]) -> str:
+    """``3 refuted`` linking to the first such claim's section (plain text when none)."""
+    first = next((r for r in problems_first(results) if r.verdict == verdict), None)
+    if first is None or n == 0:
+        return f"{n} {verdict}"
+    return f'<a href="#{html.escape(figure_stem(first.id))}">{n} {verdict}</a>'
 
 
 def _index_html(results: Sequence[Result], figs: Mapping[str, list[str]], root: Path) -> str:
     from validation.plots import VERDICT_COLORS
 
+    results = problems_first(results)
     h = _run_header(results)
     esc = html.escape
     rows = []
@@ -303,7 +340,7 @@ def _index_html(results: Sequence[Result], figs: Mapping[str, list[str]], root: 
                    + (f'<p><a href="{esc(rel[1])}">SVG</a></p>' if len(rel) > 1 else ""))
         claim = _REGISTRY.get(r.id)
         statement = esc(claim.statement) if claim is not None else ""
-        err = f"<pre>{esc(r.error.strip()[-3000:])}</pre>" if r.error else ""
+        err = f"<pre>{esc(relative_paths(r.error.strip())[-3000:])}</pre>" if r.error else ""
         sections.append(
             f'<section id="{esc(anchor)}"><h2>{esc(r.id)} — '
             f'<span style="color:{VERDICT_COLORS.get(r.verdict, "#000")}">{esc(r.verdict_text)}'
@@ -322,7 +359,7 @@ td.v {{ color: white; font-weight: bold; }} pre {{ background: #f4f4f4; overflow
 <h1>flatstart verification report</h1>
 <p>Generated {esc(h['generated'])}; budget <code>{esc(h['budget'])}</code>, seed {esc(h['seed'])},
 device <code>{esc(h['device'])}</code>. Versions: {esc(h['versions'])}.</p>
-<p>{esc(", ".join(f"{v} {k}" for k, v in counts.items()))}.
+<p>{", ".join(_count_link(k, v, results) for k, v in counts.items())}.
 Files: <a href="results.json">results.json</a>, <a href="results.parquet">results.parquet</a>,
 <a href="summary.md">summary.md</a>.</p>
 <table><tr><th>claim</th><th>title</th><th>verdict</th><th>p</th><th>run p</th>

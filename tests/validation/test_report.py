@@ -124,3 +124,27 @@ def test_write_report_without_records_uses_default_figures(report, tmp_path: Pat
     assert set(paths["figures"]) == set(IDS)
     for png, svg in paths["figures"].values():
         assert Path(png).stat().st_size > 1000 and Path(svg).stat().st_size > 1000
+
+
+def test_problems_first_relative_tracebacks_and_html_repr(tmp_path) -> None:
+    from pathlib import Path
+
+    import validation
+    from validation.claims import Result
+    from validation.report import problems_first, relative_paths
+
+    def res(cid: str, verdict: str) -> Result:
+        return Result(id=cid, verdict=verdict, statistic=1.0, p_value=0.5, alpha=0.01, n=10,
+                      seed=0, budget="quick", parameters=[], mutant_rejected=True,
+                      mutant_p_value=0.0, seconds=0.0, versions={})
+
+    rs = [res("A.a", "consistent"), res("A.b", "underpowered"), res("A.c", "refuted"),
+          res("A.d", "error")]
+    assert [r.id for r in problems_first(rs)] == ["A.c", "A.d", "A.b", "A.a"]
+    root = str(Path(validation.__file__).resolve().parents[1])
+    tb = f'File "{root}/validation/x.py", line 1\nFile "/usr/lib/python3/site-packages/n.py"'
+    shown = relative_paths(tb)
+    assert root not in shown and 'File "validation/x.py"' in shown
+    assert 'File "<site-packages>/n.py"' in shown
+    html = rs[2]._repr_html_()
+    assert "A.c" in html and "refuted" in html and "<table>" in html
