@@ -305,6 +305,15 @@ def _point_params(network: dict[str, Any], point: dict[str, Any], quantity: str)
     if quantity == "escape_time":
         p.update({"optimizer": "sgd", "lr": 0.1, "threshold": 0.1, "max_steps": 1000,
                   "criterion": "loss"})
+    given = {**network, **point}
+    if kind == "mlp":
+        ignored = [k for k in ("sigma", "bound") if given.get(k) is not None]
+        if ignored:
+            raise ValueError(
+                f"network {ignored[0]}={given[ignored[0]]!r} is not supported for kind 'mlp': "
+                f"an mlp's weights follow its 'init' (one of the montecarlo.inits names); "
+                f"use kind 'chain' for a weight law given by sigma or bound"
+            )
     p.update(network)
     p.update(point)
     if kind == "chain":

@@ -271,3 +271,14 @@ def test_check_bound_on_cuda_matches_cpu():
     gpu = check_bound(*args, delta=0.1, samples=500, device="cuda")
     assert gpu.holds is True and cpu.points[0].violations == gpu.points[0].violations
     assert gpu.points[0].measured == pytest.approx(cpu.points[0].measured, rel=1e-12)
+
+
+@pytest.mark.parametrize("sigma", [1e6, -1.0])
+def test_mlp_sigma_is_an_error_not_ignored(sigma: float) -> None:
+    """An mlp's weights follow its init: a sigma that the builder would ignore (and feed only to
+    the bound) is a clear error, not a silent "holds"/"violated"."""
+    from validation import check_bound
+
+    with pytest.raises(ValueError, match="sigma=.*not supported for kind 'mlp'"):
+        check_bound("sigma", "output", "median", {"depth": [2]},
+                    {"kind": "mlp", "width": 4, "input_dim": 2, "sigma": sigma}, samples=50)
