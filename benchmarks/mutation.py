@@ -14,8 +14,9 @@ raising) over faults that change some claim's theory values by >= 1% (equivalent
 not count). A fault whose child runs past ``--timeout`` is reported apart (a hang is visible to
 a user, but it is not a refutation).
 
-Writes ``benchmarks/mutation-<budget>.json`` and prints a Markdown summary (the table in
-``benchmarks/RESULTS.md`` and ``docs/mutation.md`` comes from it).
+Writes ``benchmarks/mutation-<budget>.json`` (every fault and its fate) and
+``benchmarks/mutation-<budget>.md`` (the summary that ``benchmarks.run`` includes in
+``benchmarks/RESULTS.md``), and prints the summary.
 """
 
 from __future__ import annotations
@@ -216,7 +217,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.write_text(json.dumps({"budget": args.budget, "seed": args.seed, "seconds": seconds,
                                "claims": [c.id for c in claims], "summary": summary,
                                "results": results}, indent=1, default=str))
-    print(markdown(summary, results, args.budget, seconds))
+    text = markdown(summary, results, args.budget, seconds)
+    if args.out is None:
+        Path(f"benchmarks/mutation-{args.budget}.md").write_text(text)
+    print(text)
     return 0
 
 

@@ -46,6 +46,21 @@ def machine_info() -> str:
     return "\n".join(lines)
 
 
+def mutation_sections() -> list[str]:
+    """The latest mutation benchmark tables (``benchmarks/mutation-<budget>.md``, written by
+    ``python -m benchmarks.mutation``; too slow to rerun here, so they are included as run)."""
+    here = pathlib.Path(__file__).parent
+    out = []
+    for budget in ("quick", "standard"):
+        f = here / f"mutation-{budget}.md"
+        if f.exists():
+            out += [f.read_text().strip(), ""]
+    if out:
+        out = ["## Mutation benchmark (`python -m benchmarks.mutation`, see docs/mutation.md)",
+               ""] + out
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes (minutes)")
@@ -67,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         if proc.returncode != 0:
             sections.append(f"\n```\n{proc.stderr[-2000:]}\n```")
         sections.append("")
+    sections += mutation_sections()
     text = "\n".join(sections)
     pathlib.Path(args.out).write_text(text)
     print(text)
