@@ -164,6 +164,27 @@ def _normalize(h: Tensor, kind: str) -> Tensor:
     return (h - mean) / torch.sqrt(var + BN_EPS)
 
 
+class _BatchNorm(nn.Module):
+    """Batch normalization with batch statistics, written out: ``(h − mean_b h) /
+    √(var_b h + eps) · weight + bias`` (biased variance over the batch), what
+    ``nn.BatchNorm1d(track_running_stats=False)`` computes in training mode, but defined for a
+    batch of one too (then every output is ``bias``), like the batched forward."""
+
+    def __init__(self, n: int, affine: bool, dtype: torch.dtype,
+                 device: str | torch.device) -> None:
+        super().__init__()
+        self.affine = affine
+        if affine:
+            self.weight = nn.Parameter(torch.ones(n, dtype=dtype, device=device))
+            self.bias = nn.Parameter(torch.zeros(n, dtype=dtype, device=device))
+
+    def forward(self, h: Tensor) -> Tensor:
+        mean = h.mean(dim=0, keepdim=True)
+        var = (h - mean).square().mean(dim=0, keepdim=True)
+        out = (h - mean) / torch.sqrt(var + BN_EPS)
+        return out * self.weight + self.bias if self.affine else out
+
+
 class NetworkBatch:
     """``count`` independent random networks stored as stacked parameter tensors.
 
@@ -492,10 +513,7 @@ class NetworkBatch:
             if spec.normed:
                 affine = self.norm_affine
                 if self.norm == "batch":
-                    normmod: nn.Module = nn.BatchNorm1d(
-                        spec.n_out, eps=BN_EPS, affine=affine, track_running_stats=False,
-                        dtype=self.dtype, device=self.device,
-                    )
+                    normmod: nn.Module = _BatchNorm(spec.n_out, affine, self.dtype, self.device)
                 else:
                     normmod = nn.LayerNorm(
                         spec.n_out, eps=BN_EPS, elementwise_affine=affine, bias=affine,

@@ -426,3 +426,12 @@ def test_residual_linear_chain_property(depth: int, alpha: float, seed: int, x: 
     expected = x * torch.prod(1 + alpha * w, dim=1)
     got = c(x).reshape(8)
     assert torch.allclose(got, expected, rtol=1e-12, atol=1e-300), (got, expected)
+
+
+def test_batch_norm_module_copy_takes_a_batch_of_one() -> None:
+    """The nn.Module copy of a batch-norm net accepts a batch of one, like the batched forward
+    (batch statistics of one sample: every normalized value is 0)."""
+    nets = mlps(count=2, width=4, depth=2, input_dim=3, norm="batch", seed=0)
+    x = _x(1, 3, seed=1)
+    ref = nets.to_module(1)(x)
+    assert torch.allclose(ref, nets(x)[1], rtol=1e-12, atol=1e-12)
