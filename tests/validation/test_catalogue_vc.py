@@ -97,27 +97,54 @@ def test_uniform_median_closed_form_products_and_choi(init: str, a: float, depth
     assert mut < pred["choi_lower"], (mut, pred)
 
 
-@pytest.mark.parametrize("depth", [5, 20, 50])
-def test_median_stable_variance_bounded_and_he_mutant_vanishes(depth: int) -> None:
-    p = {"depth": depth, "sigma": vc.SIGMA_MEDIAN_STABLE}
-    pred = vc.predict_median_stable(p)
-    assert 1.0 < pred["median"] < 1.5, pred  # -> C_inf = exp(-k3/(6 k2)) ~ 1.33
-    assert math.isclose(pred["median"], pred["asymptotic"], rel_tol=0.05), pred
-    assert vc.mutant_median_stable(p)["median"] < 0.35 * pred["median"]
+@pytest.mark.parametrize(("depth", "depth2"), [(5, 20), (5, 50), (10, 100)])
+def test_median_stable_variance_bounded_and_he_mutant_vanishes(depth: int, depth2: int) -> None:
+    p = {"depth": depth, "depth2": depth2, "sigma": vc.SIGMA_MEDIAN_STABLE}
+    pred = vc.predict_median_stable_span(p)
+    for m in (pred["median"], pred["median2"]):
+        assert 1.0 < m < 1.5, pred  # -> C_inf = exp(-k3/(6 k2)) ~ 1.33
+    assert abs(pred["drift"]) < 1e-12
+    # the exact log-median difference lies in the band the slope test allows
+    assert abs(math.log(pred["median2"] / pred["median"])) <= pred["drift_tol"], pred
+    mut = vc.mutant_median_stable_span(p)
+    assert mut["median2"] < 0.35 * pred["median2"]
+    assert pred["span"] == depth2 - depth
 
 
-def test_median_stable_sigma_checked() -> None:
-    with pytest.raises(ValueError, match="2 e"):
-        vc.predict_median_stable({"depth": 5, "sigma": 1.5})
+def test_median_stable_literal_is_the_theory_value() -> None:
+    from theory.chains import median_stable_variance
+
+    assert math.isclose(vc.SIGMA_MEDIAN_STABLE**2, float(median_stable_variance()),
+                        rel_tol=1e-12)
+
+
+@pytest.mark.parametrize("params", get("VC.median-stable-variance").grid("standard"))
+def test_median_stable_drift_band_holds_for_exact_medians(params: dict[str, Any]) -> None:
+    """The Cornish-Fisher allowance covers the exact log-median difference at every point."""
+    pred = vc.predict_median_stable_span(params)
+    d = math.log(pred["median2"] / pred["median"]) - pred["span"] * pred["drift"]
+    assert abs(d) <= pred["drift_tol"], (params, d, pred["drift_tol"])
+
+
+@pytest.mark.parametrize("params", [
+    {"depth": d, "sigma": s, "x": x} for d in (2, 3, 5, 20, 100) for s in (0.7, 1.0, 2.0)
+    for x in (1.0, -2.5)])
+def test_cornish_fisher_allowance(params: dict[str, Any]) -> None:
+    pred = vc.predict_mean_vs_median(params)
+    err = abs(math.log(pred["asymptotic"] / pred["median"]))
+    assert err <= pred["asym_tol"], (params, err, pred["asym_tol"])
+    assert math.isclose(math.exp(pred["log_median"]), pred["median"], rel_tol=1e-8)
 
 
 @pytest.mark.parametrize("params", get("VC.small-gradient").grid("standard"))
 def test_small_gradient_exact_within_berry_esseen(params: dict[str, Any]) -> None:
     pred = vc.predict_small_gradient(params)
     assert abs(pred["p"] - pred["clt"]) <= pred["band"], pred
-    if params["init"] == "xavier_uniform":  # Q(m, m log a - log eps), m = L - 1
+    x = abs(params.get("x", 1.0))
+    if params.get("init") == "xavier_uniform":  # Q(m, m log a - log(eps/|x|)), m = L - 1
         m = params["depth"] - 1
-        q = float(special.gammaincc(m, m * math.log(math.sqrt(3.0)) - math.log(params["eps"])))
+        q = float(special.gammaincc(
+            m, m * math.log(math.sqrt(3.0)) - math.log(params["eps"] / x)))
         assert math.isclose(pred["p"], q, rel_tol=1e-12), (pred["p"], q)
 
 
@@ -140,14 +167,53 @@ def test_critical_widths_table_deep(depth: int) -> None:
 
 def test_width_vs_depth_sides_and_mutant_disagree() -> None:
     grid = get("VC.width-vs-depth").grid("quick")
-    sides = [vc.predict_width_vs_depth(p)["side"] for p in grid]
-    assert sides == ["above", "below"] * (len(grid) // 2), sides
     for p in grid:
         pred = vc.predict_width_vs_depth(p)
+        nc = vc.CRITICAL_WIDTHS[p["depth"]]
+        assert pred["side"] == ("above" if p["width"] >= nc else "below"), (p, pred)
         # the exact probability agrees with the side (median >= 1/2 iff P(R < 1/2) <= 1/2)
         assert (pred["p_below"] <= 0.5) == (pred["side"] == "above"), (p, pred)
+        assert (pred["median"] >= 0.5) == (pred["side"] == "above"), (p, pred)
+        if "side_asymptotic" in pred:
+            assert pred["side_asymptotic"] == pred["side"], (p, pred)
     muts = [vc.mutant_width_vs_depth(p)["side"] for p in grid]
-    assert muts != sides
+    assert muts != [vc.predict_width_vs_depth(p)["side"] for p in grid]
+
+
+@pytest.mark.parametrize("depth", sorted(vc.CRITICAL_WIDTHS))
+def test_asymptotic_critical_width_within_one(depth: int) -> None:
+    from theory.wide import critical_width_asymptotic
+
+    assert abs(vc.CRITICAL_WIDTHS[depth] - critical_width_asymptotic(depth)) <= 0.6
+    assert vc.ASYM_SLACK > 0.6
+
+
+@pytest.mark.parametrize("params", get("VC.chain-output-law").grid("standard"))
+def test_chain_output_prediction_routes_agree(params: dict[str, Any]) -> None:
+    """Window (density), tail (sf) and |f| tail (scaling route) against the cdf."""
+    pred = vc.predict_chain_output(params)
+    law = pred["law"]
+    w1, w2 = pred["window"]
+    cdf = np.asarray(law.cdf(np.array([w1, w2, -pred["abs_tail"], pred["abs_tail"]])))
+    assert math.isclose(pred["p_window"], cdf[1] - cdf[0], abs_tol=1e-6), pred
+    assert math.isclose(pred["p_abs_tail"], cdf[2] + 1.0 - cdf[3], abs_tol=1e-6), pred
+    assert math.isclose(pred["p_tail"], 1.0 - float(np.asarray(
+        law.cdf(np.array([pred["tail"]])))[0]), abs_tol=1e-6), pred
+    assert pred["sign"] == "symmetric"
+    relu = params["activation"] == "relu"
+    assert pred["atom"] == (1.0 - 2.0 ** -(params["depth"] - 1) if relu else 0.0)
+
+
+@pytest.mark.parametrize("claim_id", ["VC.wide-linear", "VC.wide-relu"])
+def test_wide_predictions_routes_agree(claim_id: str) -> None:
+    for p in get(claim_id).grid("standard"):
+        pred = get(claim_id).predict(p)
+        law = pred["law"]
+        y1, y2 = pred["window"]
+        c = law.log_cdf(np.array([y1, y2]))
+        assert math.isclose(pred["p_window"], c[1] - c[0], abs_tol=1e-6), (p, pred)
+        if "mean" in pred:
+            assert math.isclose(pred["mean"], pred["mean_init"], rel_tol=1e-9), (p, pred)
 
 
 # --------------------------------------------------------------------------- tests used
