@@ -186,3 +186,47 @@ def test_orthogonal_first_layer_is_isometric() -> None:
                                torch.eye(5, dtype=w1.dtype).expand(3, 5, 5))
     x = sphere_inputs(4, 5, seed=1)
     assert per_sample_gram(nets, x.x, x.y).shape == (3, 4, 4)
+
+
+# --------------------------------------------------------------------------- earned verdicts
+
+
+def test_sgd_bound_tight_point_is_an_equality() -> None:
+    """N = 1 isotropic quadratic: the Thm 3.1 bound equals the exact gap, and real SGD hits it;
+    a rate rho 1% off breaks the round-off check."""
+    p = {"problem": "iso", "N": 1, "w0": 2.0, "T": 7, "lr_frac": 0.3}
+    pred = gc.predict_sgd_bound(p)
+    assert pred["tight"] and pred["bound"] == pytest.approx(pred["exact"], rel=1e-12)
+    gaps = gc.simulate_sgd_bound(p, 0, "cpu", "quick")
+    assert not gc.test_sgd_bound(pred, gaps, ALPHA).reject
+    assert gc.test_sgd_bound({**pred, "bound": 1.01 * pred["bound"]}, gaps, ALPHA).reject
+
+
+def test_unrolled_ntk_matches_recursion() -> None:
+    from theory import ntk as tntk
+
+    for rho0 in (-0.6, 0.0, 0.5):
+        for depth in (0, 1, 3):
+            assert gc._unrolled_normalized_ntk(rho0, depth) == pytest.approx(
+                float(tntk.normalized_ntk(rho0, depth)), rel=1e-12, abs=1e-14)
+    pred = gc.predict_width_depth({"part": "ntk", "depth": 2, "rho0": 0.5})
+    assert pred["mean_reference"] == pytest.approx(pred["mean"], rel=1e-9)
+
+
+def test_linear_confusion_test_uses_both_parts() -> None:
+    p = {"d": 10, "N": 4, "eta": 0.6}
+    g = gc.simulate_linear_confusion(p, 0, "cpu", "quick")
+    assert g.shape == (3_000, 4, 10)
+    pred = gc.predict_linear_confusion(p)
+    assert not gc.test_linear_confusion(pred, g, ALPHA).reject
+    assert gc.test_linear_confusion({**pred, "p_fail": 1.5 * pred["p_fail"]}, g, ALPHA).reject
+    assert gc.test_linear_confusion({**pred, "p_ok_bound": 0.95}, g, ALPHA).reject
+
+
+def test_minibatch_two_batch_estimators_unbiased() -> None:
+    m = gc.simulate_minibatch({"B": 4}, 0, "cpu", "quick")
+    out = gc.test_minibatch(gc.predict_minibatch({"B": 4}), m, ALPHA)
+    assert not out.reject
+    assert "two_batch_trace" in out.details
+    assert gc.minibatch_cosine_from_noise(4, m["trace"], m["g2"]) == pytest.approx(
+        1.0 / (1.0 + m["b_simple"] / 4), rel=1e-9)

@@ -11,6 +11,9 @@ and linear mode connectivity); THEORY.md §6. Claims (ids):
   ``E[A − C/M] = (B/B_simple,l) E[C]`` (``A = ‖ḡ‖²``, ``C = tr Ĉ`` over ``M`` batches; the
   ``−C/M`` removes the finite-``M`` bias ``tr Σ/(BM)`` of ``A``), a t test per layer with
   Bonferroni over layers; mutant: the without-replacement value ``(B/B_simple)(N−1)/(N−B)``.
+  Grid points with ``replacement: False`` draw uniformly random B-subsets instead: there the
+  prediction is the finite-population value and the mutant ``B/B_simple``. ``B_simple,l`` is
+  formed from the measured ``tr Σ_l`` and ``|G_l|²`` by :func:`theory.noise.b_simple`.
 * ``SP.two-phases`` [paper, empirical]: tanh MLPs trained by plain SGD on a noisy teacher task
   start in the drift phase (every layer's SNR > 1 in the first epoch) and end in the diffusion
   phase (smoothed SNR ≤ 1) in at least 90% of networks (exact binomial bound test); mutant:
@@ -40,7 +43,7 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
-from theory.noise import layer_snr
+from theory.noise import b_simple, layer_snr
 from validation import stats
 from validation.claims import Claim, by_budget, register
 
@@ -118,6 +121,12 @@ class SNRPrediction:
                       replacement=self.sampling == "with-replacement")
         return np.asarray(s, dtype=np.float64)
 
+    def snr_from_noise(self, trace_sigma: Any, grad_sq_norm: Any) -> np.ndarray:
+        """Predicted ``SNR_l`` from the measured ``tr Σ_l`` and ``|G_l|²``, through
+        ``B_simple,l = tr Σ_l/|G_l|²`` (:func:`theory.noise.b_simple`)."""
+        return self.snr(b_simple(np.asarray(trace_sigma, dtype=np.float64),
+                                 np.asarray(grad_sq_norm, dtype=np.float64)))
+
     def ratio_of_means(self, b_simple: Any) -> np.ndarray:
         """``E A / E C = SNR + 1/M`` (the finite-``M`` bias of the naive epoch SNR)."""
         return self.snr(b_simple) + 1.0 / self.batches_per_rep
@@ -129,15 +138,23 @@ def _describe_snr_prediction(p: SNRPrediction) -> dict[str, Any]:
             "M": p.batches_per_rep, "sampling": p.sampling}
 
 
+def _sampling(params: dict[str, Any], truth: bool) -> str:
+    with_repl = bool(params.get("replacement", True))
+    return "with-replacement" if with_repl == truth else "without-replacement"
+
+
 def predict_snr(params: dict[str, Any]) -> SNRPrediction:
-    """SNR = B/B_simple,l for i.i.d. batches [derived]."""
-    return SNRPrediction(int(params["batch_size"]), int(params["n"]), int(params["batches"]))
+    """SNR = B/B_simple,l for i.i.d. batches; ``(B/B_simple,l)(N−1)/(N−B)`` for batches that
+    are uniformly random B-subsets (grid points with ``replacement: False``) [derived]."""
+    return SNRPrediction(int(params["batch_size"]), int(params["n"]), int(params["batches"]),
+                         _sampling(params, True))
 
 
 def mutant_snr(params: dict[str, Any]) -> SNRPrediction:
-    """The without-replacement (finite-population) SNR, wrong for i.i.d. batches."""
+    """The other sampling scheme's SNR: without-replacement (finite-population) value for
+    i.i.d. batches, and vice versa."""
     return SNRPrediction(int(params["batch_size"]), int(params["n"]), int(params["batches"]),
-                         "without-replacement")
+                         _sampling(params, False))
 
 
 def simulate_snr(params: dict[str, Any], seed: int, device: str, budget: str
@@ -159,7 +176,8 @@ def simulate_snr(params: dict[str, Any], seed: int, device: str, budget: str
         theta = train(nets, ds, "sgd", float(params.get("lr", 0.02)), steps, 32, seed=s_batch,
                       record_every=steps).final_params
     f = fixed_point_snr(nets, ds, int(params["batch_size"]), int(params["batches"]), reps,
-                        replacement=True, seed=s_batch, params=theta)
+                        replacement=bool(params.get("replacement", True)), seed=s_batch,
+                        params=theta)
     return {"A": _np(f.mean_sq), "C": _np(f.trace_cov), "grad_sq_norm": _np(f.grad_sq_norm),
             "trace_sigma": _np(f.trace_sigma), "b_simple": _np(f.b_simple),
             "B": f.batch_size, "M": f.batches_per_rep, "N": f.n, "layers": f.layers}
@@ -167,7 +185,7 @@ def simulate_snr(params: dict[str, Any], seed: int, device: str, budget: str
 
 def _snr_standardized(pred: SNRPrediction, m: dict[str, Any]) -> np.ndarray:
     """``z = (A − C/M − s C)/(tr Σ/B)`` per (network, rep, layer); mean 0 under the claim."""
-    s = pred.snr(m["b_simple"])[:, None, :]
+    s = pred.snr_from_noise(m["trace_sigma"], m["grad_sq_norm"])[:, None, :]
     scale = (m["trace_sigma"] / m["B"])[:, None, :]
     a, c = m["A"], m["C"]
     return np.asarray((a - c / m["M"] - s * c) / scale)
@@ -189,7 +207,7 @@ def test_snr(pred: SNRPrediction, m: dict[str, Any], alpha: float) -> stats.Test
     for j, lay in enumerate(m["layers"]):
         outs.append(stats.mean_test(z[:, :, j].ravel(), 0.0, alpha))
         names.append(f"layer{lay}")
-    s = pred.snr(m["b_simple"])
+    s = pred.snr_from_noise(m["trace_sigma"], m["grad_sq_norm"])
     return _bonferroni(outs, alpha, names, predicted_snr_median=np.median(s, axis=0).tolist(),
                        measured_snr_median=np.median(est, axis=0).tolist())
 
@@ -247,7 +265,12 @@ class EventPrediction:
 
 
 def predict_phases(params: dict[str, Any]) -> EventPrediction:
-    """Drift then diffusion in at least ``1 − delta`` of the networks."""
+    """Drift then diffusion in at least ``1 − delta`` of the networks.
+
+    An empirical observation (Shwartz-Ziv & Tishby report it from experiments): no formula
+    of :mod:`theory` predicts when a training run's SNR crosses 1 (that depends on the loss
+    landscape along the trajectory); the SNR relation the phases are measured with,
+    ``SNR = B/B_simple``, is the theory, tested by ``SP.snr-noise-scale``."""
     return EventPrediction("transition", float(params.get("delta", 0.1)))
 
 
@@ -354,7 +377,10 @@ class BasinPrediction:
 
 
 def predict_basins(params: dict[str, Any]) -> BasinPrediction:
-    """Forked pairs: same basin (gap ≤ 0); independent pairs: a barrier."""
+    """Forked pairs: same basin (gap ≤ 0); independent pairs: a barrier.
+
+    An empirical observation (linear mode connectivity is reported from experiments): no
+    formula of :mod:`theory` gives loss barriers of trained networks."""
     return BasinPrediction("convex", "barrier", float(params.get("delta", 0.1)),
                            float(params.get("rho", 0.1)))
 
@@ -464,7 +490,10 @@ _OPTIMIZERS: dict[str, dict[str, Any]] = {
 
 
 def predict_optimizers(params: dict[str, Any]) -> EventPrediction:
-    """Distinct end points (relative distance ≥ rho for every pair) in ≥ 1 − delta."""
+    """Distinct end points (relative distance ≥ rho for every pair) in ≥ 1 − delta.
+
+    An empirical observation: no formula of :mod:`theory` predicts where trained networks
+    end; the threshold rho is a stated effect size, not a theory value."""
     return EventPrediction("distinct", float(params.get("delta", 0.1)),
                            float(params.get("rho", 0.25)))
 
@@ -559,10 +588,18 @@ def plot_optimizers(fig: Any, records: list[Any]) -> None:
 _SNR_GRID_QUICK = [
     {"n": 32, "batch_size": 16, "batches": 8, "count": 16, "activation": "tanh",
      "noise": 0.3},
+    {"n": 40, "batch_size": 20, "batches": 8, "count": 16, "activation": "tanh",
+     "noise": 0.3, "replacement": False},
     {"n": 256, "batch_size": 8, "batches": 8, "count": 16, "activation": "relu",
      "noise": 0.3},
     {"n": 64, "batch_size": 16, "batches": 8, "count": 16, "activation": "tanh",
      "noise": 0.3, "steps": 40, "lr": 0.02},
+]
+_SNR_GRID_STANDARD = _SNR_GRID_QUICK + [
+    {"n": 96, "batch_size": 32, "batches": 6, "count": 16, "activation": "relu",
+     "noise": 0.5, "depth": 4, "width": 24},
+    {"n": 48, "batch_size": 24, "batches": 8, "count": 16, "activation": "tanh",
+     "noise": 0.3, "replacement": False, "width": 12},
 ]
 _SNR_GRID_FULL = _SNR_GRID_QUICK + [
     {"n": 128, "batch_size": 32, "batches": 16, "count": 32, "activation": "relu",
@@ -585,13 +622,14 @@ register(Claim(
     statement=(
         "At a fixed parameter point, for mini-batches of B i.i.d. (with-replacement) samples "
         "from a data set of N, the per-layer gradient SNR ‖E ḡ_l‖²/tr Cov ḡ_l equals "
-        "B/B_simple,l with B_simple,l = tr Σ_l/|G_l|² (Σ with divisor N). Measured with M "
+        "B/B_simple,l with B_simple,l = tr Σ_l/|G_l|² (Σ with divisor N); for uniformly random "
+        "B-subsets (without replacement) it is (B/B_simple,l)(N-1)/(N-B). Measured with M "
         "batches per replication: E‖ḡ‖² = |G|² + tr Σ/(BM), so E[A − C/M] = (B/B_simple) E[C]."),
     latex=(r"\mathrm{SNR}_l=\frac{\|\mathbb E\bar g_l\|^2}{\operatorname{tr}\mathrm{Cov}\,"
            r"\bar g_l}=\frac{B}{B_{\mathrm{simple},l}},\quad B_{\mathrm{simple},l}="
            r"\frac{\operatorname{tr}\Sigma_l}{|G_l|^2}"),
     kind="moment", alpha=0.01, version="1",
-    grids={"quick": _SNR_GRID_QUICK, "full": _SNR_GRID_FULL},
+    grids={"quick": _SNR_GRID_QUICK, "standard": _SNR_GRID_STANDARD, "full": _SNR_GRID_FULL},
     predict=predict_snr, simulate=simulate_snr, test=test_snr, mutant=mutant_snr,
     plot=plot_snr, describe_prediction=_describe_snr_prediction,
     describe_measurement=_describe_snr_measurement,
@@ -607,7 +645,8 @@ register(Claim(
         "plain SGD (lr 0.015, B = 48, N = 384, 12 epochs) on a noisy teacher task (label "
         "noise 0.5) have every layer's epoch SNR > 1 in the first epoch (drift) and a 3-epoch "
         "moving-average SNR ≤ 1 at the last epoch (diffusion) in at least 90% of networks. "
-        "(With He-initialized ReLU nets the first layer often starts below 1.)"),
+        "(With He-initialized ReLU nets the first layer often starts below 1.) Empirical: no "
+        "theory formula predicts the crossing; SP.snr-noise-scale tests the SNR relation."),
     latex=(r"P\big(\min_l \mathrm{SNR}_l(0)>1,\ \max_l \overline{\mathrm{SNR}}_l(T)\le 1"
            r"\big)\ge 0.9"),
     kind="bound", alpha=0.01, version="1",
@@ -627,7 +666,8 @@ register(Claim(
         "For MLPs trained by SGD on a teacher task: pairs forked from a shared checkpoint and "
         "trained on with different batch orders satisfy ℒ(θ_½) ≤ (ℒ(θ₁)+ℒ(θ₂))/2, and "
         "independently initialized pairs show a barrier max_α ℒ(θ(α)) − max(ℒ(θ₁), ℒ(θ₂)) ≥ "
-        "0.1 max(ℒ(θ₁), ℒ(θ₂)), each in at least 90% of pairs."),
+        "0.1 max(ℒ(θ₁), ℒ(θ₂)), each in at least 90% of pairs. An empirical observation: no "
+        "theory formula gives barriers of trained networks."),
     latex=(r"\mathcal L(\theta_{1/2})\le\tfrac12(\mathcal L(\theta_1)+\mathcal L(\theta_2))"
            r"\ \text{(forked)},\quad \max_\alpha\mathcal L(\theta_\alpha)-\max_i\mathcal L"
            r"(\theta_i)\ge 0.1\max_i\mathcal L(\theta_i)\ \text{(independent)}"),
@@ -651,7 +691,8 @@ register(Claim(
         "initialization and batch order: every pair of end points is at distance ≥ 0.25 × "
         "the longer of the two distances travelled from the initialization, in at least 90% "
         "of networks. Loss barriers on the straight line between them are NOT claimed (they "
-        "are mostly absent for tanh nets here; small for ReLU)."),
+        "are mostly absent for tanh nets here; small for ReLU). An empirical observation: no "
+        "theory formula predicts the end points."),
     latex=(r"P\Big(\min_{a\ne b}\frac{\|\theta_a-\theta_b\|}{\max(\|\theta_a-\theta_0\|,"
            r"\|\theta_b-\theta_0\|)}\ge 0.25\Big)\ge 0.9"),
     kind="bound", alpha=0.01, version="1",

@@ -77,26 +77,30 @@ class MomentPrediction:
 
 
 def predict_hanin_jacobian(params: dict[str, Any]) -> MomentPrediction:
-    r"""``n₀ E Z² = 1`` and ``n₀² E Z⁴ = 3 ∏_j (1 + 5/n_j)`` (Hanin 2018; exact Gaussian form
-    from :func:`theory.wide.hanin_jacobian_moments`)."""
-    m = hanin_jacobian_moments(params["widths"], int(params["input_dim"]))
-    return MomentPrediction({"n0_Z2": math.log(float(m["n0_E_Z2"])),
-                             "n0sq_Z4": math.log(float(m["n0sq_E_Z4"]))})
+    r"""``E Z² = 1/n₀`` and ``E Z⁴ = 3 ∏_j (1 + 5/n_j)/n₀²`` (Hanin 2018; exact Gaussian form
+    from :func:`theory.wide.hanin_jacobian_moments`, its sympy-exact ``E_Z2``, ``E_Z4``)."""
+    m = hanin_jacobian_moments(params["widths"], params.get("input_dim"))
+    return MomentPrediction({"Z2": math.log(float(m["E_Z2"])),
+                             "Z4": math.log(float(m["E_Z4"]))})
 
 
 def mutant_hanin_jacobian(params: dict[str, Any]) -> MomentPrediction:
-    """The large-width form ``3 e^{5β}``, ``β = Σ 1/n_j``, instead of the exact product."""
-    m = hanin_jacobian_moments(params["widths"], int(params["input_dim"]))
-    return MomentPrediction({"n0_Z2": 0.0, "n0sq_Z4": math.log(float(m["approx_3e5beta"]))})
+    """The large-width form ``3 e^{5β}/n₀²``, ``β = Σ 1/n_j``, instead of the exact product."""
+    ws = [int(w) for w in params["widths"]]
+    n0 = int(params.get("input_dim") or ws[0])
+    m = hanin_jacobian_moments(ws, n0)
+    return MomentPrediction({"Z2": -math.log(n0),
+                             "Z4": math.log(float(m["approx_3e5beta"]) / n0**2)})
 
 
 def simulate_hanin_jacobian(
     params: dict[str, Any], seed: int, device: str, budget: str
 ) -> dict[str, np.ndarray]:
-    r"""Per network ``X₂ = n₀ · mean_i Z_i²`` and ``X₄ = n₀² · mean_i Z_i⁴`` over the
-    ``n₀`` input-gradient entries ``Z_i = ∂f/∂x_i`` at ``x = (1, …, 1)``; bias-free He ReLU
-    nets with a ``N(0, 1/n_L)`` readout (real torch nets). The entries are exchangeable, so
-    ``E X₂ = n₀ E Z²`` and ``E X₄ = n₀² E Z⁴``; networks are independent."""
+    r"""Per network ``X₂ = mean_i Z_i²`` and ``X₄ = mean_i Z_i⁴`` over the ``n₀``
+    input-gradient entries ``Z_i = ∂f/∂x_i`` at ``x = (1, …, 1)``; bias-free He ReLU nets with
+    a ``N(0, 1/n_L)`` readout (real torch nets); ``n₀`` = ``input_dim`` (default ``n_1``). The
+    entries are exchangeable, so ``E X₂ = E Z²`` and ``E X₄ = E Z⁴``; networks are
+    independent."""
     import torch
 
     from montecarlo.networks import mlps
@@ -104,7 +108,7 @@ def simulate_hanin_jacobian(
 
     count = int(by_budget(budget, quick=20_000, standard=200_000, full=1_000_000))
     widths = [int(w) for w in params["widths"]]
-    n0 = int(params["input_dim"])
+    n0 = int(params.get("input_dim") or widths[0])
     x2, x4 = [], []
     chunk = _chunk(n0, widths)
     for start in range(0, count, chunk):
@@ -115,9 +119,9 @@ def simulate_hanin_jacobian(
             seed=seed + start // chunk,
         ))
         z = scalar_input_gradients(nets, torch.ones(n0, dtype=torch.float64))
-        x2.append((n0 * z.square().mean(dim=1)).double().cpu().numpy())
-        x4.append((n0**2 * z.pow(4).mean(dim=1)).double().cpu().numpy())
-    return {"n0_Z2": np.concatenate(x2), "n0sq_Z4": np.concatenate(x4)}
+        x2.append(z.square().mean(dim=1).double().cpu().numpy())
+        x4.append(z.pow(4).mean(dim=1).double().cpu().numpy())
+    return {"Z2": np.concatenate(x2), "Z4": np.concatenate(x4)}
 
 
 def check_log_moments(
@@ -168,7 +172,7 @@ def _plot_moments(fig: Any, records: list[Any], mutant_fn: Callable[[dict[str, A
 def plot_hanin_jacobian(fig: Any, records: list[Any]) -> None:
     """Measured ``n₀E Z²`` and ``n₀²E Z⁴`` with CIs, predicted and mutant values."""
     _plot_moments(fig, records, mutant_hanin_jacobian,
-                  lambda p: f"n0={p['input_dim']}, n={p['widths']}")
+                  lambda p: f"n0={p.get('input_dim')}, n={p['widths']}")
 
 
 # =============================================================================================
@@ -344,7 +348,7 @@ def predict_noci(params: dict[str, Any]) -> OutputLawPrediction:
         f = np.asarray(f, dtype=np.float64)
         return np.clip((law.cdf(f) - a * (f >= 0)) / (1.0 - a), 0.0, 1.0)
 
-    return OutputLawPrediction(a, cdf, "noci", {"kurtosis": float(law.kurtosis())})
+    return OutputLawPrediction(a, cdf, "noci")
 
 
 def mutant_noci(params: dict[str, Any]) -> OutputLawPrediction:
@@ -558,15 +562,18 @@ register(Claim(
     family="RW", source="Hanin 2018 (NeurIPS), Thm 1 [paper]; exact Gaussian form derived",
     statement=("For a bias-free ReLU net with He weights N(0, 2/n_{l-1}), hidden widths n_j "
                "and a N(0, 1/n_L) linear readout, an input-output Jacobian entry Z satisfies "
-               "n0 E Z^2 = 1 and n0^2 E Z^4 = 3 prod_j (1 + 5/n_j)."),
+               "n0 E Z^2 = 1 and n0^2 E Z^4 = 3 prod_j (1 + 5/n_j) (n0 the input dimension, "
+               "n_1 when not given)."),
     latex=r"n_0\mathbb{E}Z^2=1,\quad n_0^2\mathbb{E}Z^4=3\prod_j\bigl(1+\tfrac{5}{n_j}\bigr)",
     kind="moment", alpha=_ALPHA, version="1",
     grids={"quick": [{"widths": [10, 10, 10], "input_dim": 10},
-                     {"widths": [20, 20, 20, 20, 20], "input_dim": 8}],
+                     {"widths": [20, 20, 20, 20, 20], "input_dim": 8},
+                     {"widths": [3, 6, 4]}],
            "standard": [{"widths": [10, 10, 10], "input_dim": 10},
                         {"widths": [20] * 5, "input_dim": 8},
                         {"widths": [5, 40, 5], "input_dim": 4},
-                        {"widths": [30] * 10, "input_dim": 30}]},
+                        {"widths": [30] * 10, "input_dim": 30},
+                        {"widths": [3, 6, 4]}]},
     predict=predict_hanin_jacobian, simulate=simulate_hanin_jacobian, test=check_log_moments,
     mutant=mutant_hanin_jacobian, plot=plot_hanin_jacobian,
     describe_prediction=lambda p: {k: math.exp(v) for k, v in p.log_moments.items()},
@@ -589,7 +596,8 @@ register(Claim(
                      {"kind": "residual", "width": 16, "inner": 16, "etas": [0.5] * 5}],
            "standard": [{"kind": "feedforward", "input_dim": 10, "widths": [10] * 5},
                         {"kind": "feedforward", "input_dim": 16, "widths": [8, 32, 8]},
-                        {"kind": "feedforward", "input_dim": 50, "widths": [50] * 20},
+                        {"kind": "feedforward", "input_dim": 40, "widths": [24] * 8},
+                        {"kind": "feedforward", "input_dim": 6, "widths": [6, 3, 12]},
                         {"kind": "residual", "width": 16, "inner": 16, "etas": [0.5] * 5},
                         {"kind": "residual", "width": 32, "inner": 8,
                          "etas": [0.3, 0.6, 0.9, 0.2]}]},
