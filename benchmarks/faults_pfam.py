@@ -1,0 +1,36 @@
+"""Curated faults for the P family (products of random variables), each refuted by a P claim
+at the standard budget (see the report of the "earned verdicts" work)."""
+
+from __future__ import annotations
+
+from validation.mutation import Fault
+
+FAULTS = [
+    Fault("theory.asymptotics.log_abs_normal_cgf", "K'' coefficient 1/4 written as 1/3",
+          old="0.25 * special.polygamma(1", new="0.3333 * special.polygamma(1"),
+    Fault("theory.asymptotics.log_gamma_cgf", "scale theta read as a rate",
+          old="a, g0 = math.log(th), float(special.gammaln(kk))",
+          new="a, g0 = -math.log(th), float(special.gammaln(kk))"),
+    Fault("theory.asymptotics.gaussian_log_abs_moments", "Var log|w| = pi^2/6 instead of pi^2/8",
+          old="variance=math.pi**2 / 8.0", new="variance=math.pi**2 / 6.0"),
+    Fault("theory.asymptotics.uniform_log_abs_moments", "rho constant off by 0.2",
+          old="12.0 / math.e - 2.0", new="12.0 / math.e - 2.2"),
+    Fault("theory.asymptotics.LogCLT.bound", "sqrt(L) written as L",
+          old="math.sqrt(self.count)", new="self.count"),
+    Fault("theory.asymptotics.choi_series", "off-by-one in the power of n",
+          old="float(c) / arr**j", new="float(c) / arr**(j + 1)"),
+    Fault("theory.asymptotics.cornish_fisher_median_shift", "constant 6 off by 10%",
+          old="-k3 / (6.0 * k2)", new="-k3 / (6.6 * k2)"),
+    Fault("theory.asymptotics.gamma_median_shape", "shape k read as n = k - 1",
+          old="special.gammaincinv(arr, 0.5)", new="special.gammaincinv(arr + 1.0, 0.5)"),
+    Fault("theory.asymptotics.saddlepoint_pdf", "5/24 written as 5/12 in the correction",
+          old="5.0 * lam3**2 / 24.0", new="5.0 * lam3**2 / 12.0"),
+    Fault("theory.asymptotics.log_abs_uniform_cgf", "a written as a^2 (log a doubled)",
+          old="la = math.log(aa)", new="la = 2.0 * math.log(aa)"),
+    Fault("theory.asymptotics.choi_bounds", "lower bound n + 3/5 instead of n + 2/3",
+          old="lo = arr + 2.0 / 3.0", new="lo = arr + 0.6"),
+    Fault("theory.products.Product.count", "distinct factor laws counted instead of factors",
+          old="return sum(n for _, n in self.factors)", new="return len(self.factors)"),
+    Fault("theory.laws.Law.mean_log", "E log|X| 10% off",
+          old="return float(self.log_cumulant(1))", new="return 1.1 * float(self.log_cumulant(1))"),
+]
