@@ -62,7 +62,9 @@ def test_montecarlo_module_never_imports_theory() -> None:
 
 
 SIMULATES = ["simulate_hessian_moments", "simulate_hessian_vanishing", "simulate_escape_saddle",
-             "simulate_escape_depth", "simulate_residual", "simulate_normalization"]
+             "simulate_escape_depth", "simulate_residual", "simulate_normalization",
+             "simulate_hessian_entries", "simulate_pair_product", "simulate_chain_hessian",
+             "_torch_chain_hessians", "_fixed_weights"]
 
 
 @pytest.mark.parametrize("name", SIMULATES)
@@ -70,7 +72,14 @@ def test_simulate_uses_no_theory(name: str) -> None:
     src = inspect.getsource(getattr(vc2, name))
     theory_names = {"NeuralChain", "norm_bound", "trace_bound", "gd_escape_steps",
                     "adam_escape_bounds", "rmsprop_escape_bounds", "sign_escape_steps",
-                    "escape_log_slope", "product", "Uniform", "layer_log_moments", "theory"}
+                    "escape_log_slope", "product", "Uniform", "layer_log_moments", "theory",
+                    "hessian_moments", "median_bounds", "max_entry_bound",
+                    "entry_tail_probability", "chain_hessian", "chain_hessian_reference",
+                    "chain_plateau_curvature", "sgd_median_escape_growth",
+                    "residual_chain_log_cdf", "residual_chain_median",
+                    "gd_escape_steps_reference", "adam_escape_steps_reference",
+                    "rmsprop_escape_steps_reference", "sign_escape_steps_reference",
+                    "gd_escape_steps_asymptotic"}
     used = {n.id for n in ast.walk(ast.parse(src.strip())) if isinstance(n, ast.Name)}
     assert not (used & theory_names), used & theory_names
 
@@ -165,3 +174,49 @@ def test_residual_band_test_rejects_outside() -> None:
     bad = vc2.check_residual({"lo": math.exp(-0.3), "hi": math.exp(-0.2)}, x, 0.01)
     assert not ok.reject and bad.reject
     assert isinstance(ok, stats.TestOutcome)
+
+
+# ------------------------------------------------------------------ new claims' helpers
+def test_torch_chain_hessians_match_chain_hessian_samples() -> None:
+    r = vc2._torch_chain_hessians(16, 4, 0.8, 1.5, 0.3, 7, "cpu")
+    ref = mc.chain_hessian_samples(16, 4, sigma=0.8, x=1.5, y=0.3, seed=7)
+    np.testing.assert_allclose(np.linalg.eigvalsh(r["hessian"]), ref.eigenvalues, rtol=1e-10,
+                               atol=1e-14)
+    np.testing.assert_allclose(np.sqrt((r["grad"] ** 2).sum(1)), ref.grad_norm, rtol=1e-12)
+    w = r["weights"]  # ∂f/∂w_i = x P_{-i}
+    p_minus = np.stack([np.prod(np.delete(w, i, axis=1), axis=1) for i in range(4)], 1)
+    np.testing.assert_allclose(r["grad_output"], 1.5 * p_minus, rtol=1e-12)
+
+
+def test_fixed_weights_are_loaded_into_the_torch_chains() -> None:
+    params = {"depth": 5, "sigma": 1.25, "x": 1.1, "y": 2.0, "count": 6, "wseed": 3}
+    w = vc2._fixed_weights(params)
+    r = vc2._torch_chain_hessians(6, 5, 1.25, 1.1, 2.0, 0, "cpu", weights=w)
+    np.testing.assert_array_equal(r["weights"], w)
+
+
+def test_pair_product_cornish_fisher_band() -> None:
+    # (Cornish–Fisher − exact log median)·n lies in PAIR_CF_BAND (exact: Gil-Pelaez median)
+    from theory.chains import NeuralChain
+    from theory.escape import log_median_pair_product
+
+    lo, hi = vc2.PAIR_CF_BAND
+    for s in (0.8, 1.3):
+        for n in (1, 2, 4, 8, 16, 32):
+            exact = NeuralChain(n, sigma=s).log_median_abs_output()
+            cf = log_median_pair_product(n + 2, s)
+            assert lo <= (cf - exact) * n <= hi, (s, n, (cf - exact) * n)
+
+
+def test_hessian_entry_levels_are_claim_arithmetic() -> None:
+    p = vc2.predict_hessian_entries({"depth": 3, "sigma": 0.8, "x": 1.5, "delta": 0.5})
+    assert p["diag_levels"] == [0.5 / 3] * 3
+    assert p["max_entry_level"] == 0.5 / 6 and p["grad_level"] == 0.5 / 3
+    assert 0.0 < p["other_tail"] <= p["max_entry_level"] * (1 + 1e-9)
+
+
+def test_escape_saddle_brackets_contain_the_exact_counts() -> None:
+    for params in get("VC.escape-saddle").grid("quick"):
+        p = vc2.predict_escape_saddle(dict(params))
+        for lo, hi in p["brackets"].values():
+            assert np.all(np.asarray(lo) <= np.asarray(hi))
