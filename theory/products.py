@@ -669,24 +669,31 @@ class _Timeout(Exception):
 
 
 def _meijerg(a: Any, b: Any, z: Any) -> Any:
-    """``mpmath.meijerg`` with a wall-clock guard (SIGALRM, main thread only): mpmath can run
-    for minutes near singular points or for many equal parameters."""
-    import signal
-    import threading
+    """``mpmath.meijerg`` with a wall-clock budget of :data:`MEIJER_TIMEOUT_S` (mpmath can run
+    for minutes near singular points or for many equal parameters).
 
-    if threading.current_thread() is not threading.main_thread():
-        return mp.meijerg(a, b, z, maxterms=20000)
+    The budget is checked by a call tracer (:func:`sys.settrace`) installed for this thread
+    only while mpmath runs, and the caller's tracer is restored afterwards; no signal, timer
+    or other process-global state is touched, so the caller's own alarms keep working.
+    """
+    import sys
+    import time
 
-    def handler(signum: int, frame: Any) -> None:
-        raise _Timeout(f"mpmath.meijerg exceeded {MEIJER_TIMEOUT_S} s")
+    deadline = time.monotonic() + MEIJER_TIMEOUT_S
+    calls = [0]
 
-    old = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, MEIJER_TIMEOUT_S)
+    def tracer(frame: Any, event: str, arg: Any) -> None:
+        calls[0] += 1
+        if calls[0] % 256 == 0 and time.monotonic() > deadline:
+            raise _Timeout(f"mpmath.meijerg exceeded {MEIJER_TIMEOUT_S} s")
+        return None
+
+    old = sys.gettrace()
+    sys.settrace(tracer)
     try:
         return mp.meijerg(a, b, z, maxterms=20000)
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        sys.settrace(old)
 
 
 def _meijer_part(terms: Terms, sign: int, ax: Any, kind: str) -> Any:

@@ -35,7 +35,66 @@ __all__ = [
 ]
 
 #: Public theory functions that no claim needs to exercise, each with its reason.
-REASONS: dict[str, str] = {}
+REASONS: dict[str, str] = {
+    # theory.wide
+    "theory.wide.LogFactor.sample_log": (
+        "numpy reference sampler; only feeds LogProductLaw.sample, used in tests to cross-check "
+        "the test machinery (a simulation must measure torch networks and never call theory)"),
+    "theory.wide.LogProductLaw.sample": (
+        "numpy reference sampler used only in tests (tests/validation/test_catalogue_vc.py) "
+        "to check the ratio-law test; predictions need no samples"),
+    "theory.wide.critical_width_lower_bound": (
+        "a rigorous but loose necessary condition (mean-median inequality): 1 for L <= 16 and "
+        "25 at L = 32 where the exact n_c = 116, so the median ratio there is far below 1/2 "
+        "and no test resolves a 10% error; its statistic (layer_log_moments) is covered by "
+        "the log-cumulant tests of VC.wide-linear/VC.wide-relu"),
+    # theory.asymptotics, theory.laws, theory.products
+    "theory.asymptotics.gaussian_log_abs_rho_mpmath": (
+        "slow mpmath reference; only cross-checks the fast third-moment quadrature that "
+        "P.berry-esseen tests through E|y - mu|^3"),
+    "theory.asymptotics.lugannani_rice_cdf_mpmath": (
+        "slow scalar mpmath reference of lugannani_rice_cdf, used only in tests to "
+        "cross-check the fast path"),
+    "theory.asymptotics.mean_median_bound": (
+        "the inequality |mean - median| <= sd is loose by >= 3x for every law we can sample "
+        "(<= 0.31 sd for Gamma(n+1), ~0.22 sd for log|N|); its extremal laws are two-point laws "
+        "no network produces, so a wrong constant cannot be seen"),
+    "theory.laws.GammaRatio.scale": (
+        "Meijer-G helper whose result only feeds meijer_terms/sympy_pdf (the numeric Meijer "
+        "path is covered through the products' cdf)"),
+    "theory.laws.GammaRatio.sym": "symbolic helper that only feeds sympy_pdf",
+    "theory.laws.GammaRatio.weight": "Meijer-G helper whose result only feeds meijer_terms",
+    "theory.laws.Law.mellin_parts": (
+        "symbolic sign parts; their sum is Law.mellin, which P.saddlepoint (route mellin) "
+        "covers"),
+    "theory.laws.Law.sample": (
+        "numpy reference sampler used only to cross-check the torch samplers in tests (a "
+        "simulation may not call theory)"),
+    "theory.laws.Law.sympy_pdf": (
+        "symbolic Meijer-G expression; evaluating it numerically is the slow scalar mpmath "
+        "path (minutes per point); cross-checked against the numeric pdf in "
+        "tests/theory/test_products.py"),
+    "theory.products.sympy_pdf": "Law.sympy_pdf delegates to it (same reason)",
+    "theory.laws.Law.with_atom": (
+        "NOT YET COVERED (open): montecarlo has no atom sampler; a claim needs a masked "
+        "sampler in simulate plus an atom-count binomial test"),
+    # theory.chains, theory.escape
+    "theory.chains.residual_chain_median_reference": (
+        "slow reference (adaptive quadrature per t, seconds per call) used only to cross-check "
+        "residual_chain_median in tests; residual_chain_median and residual_chain_log_cdf are "
+        "tested by VC.residual"),
+    "theory.escape.plateau_spread_constant": (
+        "shifts log median T by a depth-independent constant only, while the escape-depth "
+        "claims test differences between depths; measuring it needs L -> infinity (finite-L "
+        "error O(L^-1/2), ~0.2 at L = 14), far above the 0.015 gap between its two methods"),
+    "theory.escape.plateau_spread_constant_reference": (
+        "slow numpy Poisson-process sampler used only to cross-check the constant in tests"),
+    # theory.confusion
+    "theory.confusion.deep_linear_per_sample_gradients": (
+        "slow numpy reference (explicit backprop) used only in tests/theory/test_confusion.py "
+        "to cross-check per-sample gradients; GC.orthogonal-identity measures them with torch "
+        "and tests orthogonal_linear_cosine"),
+}
 
 
 def public_theory_functions() -> list[str]:

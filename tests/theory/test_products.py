@@ -509,3 +509,30 @@ def test_two_normal_closed_refuses_tail() -> None:
         float(_mp_cdf(-14.0, 1.33, "cdf")), rel=1e-6)
     with pytest.raises(ValueError, match="no closed form"):
         product(Normal(1.0), 3).cdf(0.5, method="closed")
+
+
+def test_meijer_budget_leaves_the_callers_alarm_alone(monkeypatch) -> None:
+    """The Meijer-G path's time budget touches no signal or timer: a caller's own alarm
+    survives a call, and an exceeded budget is a clear ValueError."""
+    import signal
+
+    import theory.products as tp
+    from theory.laws import Normal
+    from theory.products import product
+
+    fired: list[int] = []
+    old = signal.signal(signal.SIGALRM, lambda s, f: fired.append(s))
+    signal.setitimer(signal.ITIMER_REAL, 30.0)
+    try:
+        X = product(Normal(sigma=1.0), 3)
+        X.pdf([0.7], method="meijer")
+        remaining, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 0.0 < remaining <= 30.0, "the caller's timer was cancelled"
+        assert signal.getsignal(signal.SIGALRM) is not signal.SIG_DFL
+        monkeypatch.setattr(tp, "MEIJER_TIMEOUT_S", 0.0)
+        with pytest.raises(ValueError, match="exceeded"):
+            X.cdf([0.3], method="meijer")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0.0)
+        signal.signal(signal.SIGALRM, old)
+    assert fired == []
