@@ -486,7 +486,7 @@ def catalogue_errors() -> dict[str, str]:
     return dict(_LOAD_ERRORS)
 
 
-#: Other names under which a claim is known (DESIGN.md's API example writes
+#: Other names under which a claim is known (an earlier spelling of the API example wrote
 #: ``VC.median-vs-mean`` for the catalogue's ``VC.mean-vs-median``).
 ALIASES: dict[str, str] = {"VC.median-vs-mean": "VC.mean-vs-median"}
 

@@ -3,7 +3,7 @@
 Every test returns a :class:`TestOutcome` ``(statistic, p_value, reject, n, details)`` with
 ``reject = p_value <= alpha``; claims combine per-grid-point p-values with :func:`holm`.
 
-Which test for which claim (DESIGN.md section 4):
+Which test for which claim (docs/verifying.md, Statistics):
 
 =================  ===========================================================================
 claim kind         test

@@ -25,7 +25,7 @@ are combined with Holm's method at level ``alpha``. The verdict ``holds`` is
 
 :func:`search_counterexample` runs a derandomized :func:`hypothesis.find` over a strategy for
 an input where ``lhs > bound``: the showcase finds the counterexample to the printed GC
-Theorem 3.2 (:func:`gc_thm32_sides`) and none to its corrected form (THEORY.md §5).
+Theorem 3.2 (:func:`gc_thm32_sides`) and none to its corrected form (docs/confusion.md).
 
 :func:`main_check_bound` is ``flatstart check-bound FILE`` (file format in docs/toolkit.md).
 """
@@ -1189,7 +1189,7 @@ def gc_thm32_sides(run: Mapping[str, Any]) -> dict[str, float]:
     confusion bound η along every SGD path (enumerated when ``N^{T−1} ≤ 5000``, else the
     global sup), and the printed ``ρ(F(w_1) − F*)/T + ρη`` and corrected
     ``ρ(F(w_1) − F*)/(αT) + ρη(N−1)/N`` bounds, ``ρ = 2N/(2 − NLα)``. [paper: GC Thm 3.2;
-    corrected form derived, THEORY.md §5]
+    corrected form derived, docs/confusion.md]
 
     >>> import numpy as np
     >>> from theory.confusion import QuadraticFiniteSum

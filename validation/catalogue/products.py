@@ -1,4 +1,4 @@
-r"""Claim family ``P``: laws of products of independent random variables (THEORY.md §1).
+r"""Claim family ``P``: laws of products of independent random variables (docs/products.md).
 
 Theory side: :mod:`theory.products` (exact Meijer-G / Mellin-inversion laws),
 :mod:`theory.laws`, :mod:`theory.asymptotics` (log-CLT with Berry–Esseen, gamma medians and
@@ -1076,7 +1076,7 @@ register(Claim(
 
 register(Claim(
     id="P.log-moments", title="Log-moments of a Gaussian weight", family="P",
-    source="derived (THEORY.md §1): E log|w| = log sigma - (gamma + log 2)/2, kappa_r = "
+    source="derived (docs/products.md): E log|w| = log sigma - (gamma + log 2)/2, kappa_r = "
            "psi^(r-1)(1/2)/2^r",
     statement=("For w ~ N(0, sigma^2): E log|w| = log sigma - (gamma + log 2)/2, "
                "Var log|w| = pi^2/8, kappa_3 = psi''(1/2)/8 = -7 zeta(3)/4."),
