@@ -77,6 +77,24 @@ def mutant_linear_cosine(params: dict[str, Any]) -> Any:
     return tconf.linear_cosine_law(int(params["d"]) - 1)
 
 
+
+def _linear_model_gradients(d: int, count: int, seed: int, device: str) -> Any:
+    """Per-sample gradients ``(count, d)`` of a torch linear model at ``w = 0`` on inputs
+    uniform on the sphere ``S^{d-1}`` with labels independent of them (Gaussian)."""
+    torch = _torch()
+    from montecarlo.data import sphere_inputs
+    from montecarlo.derivatives import per_sample_gradients
+    from montecarlo.networks import mlps
+
+    s_net, s_data = _seeds(seed, 2)
+    nets = mlps(1, 1, 1, activation="linear", init="lecun_normal", input_dim=d, output_dim=1,
+                seed=s_net, device=device)
+    with torch.no_grad():
+        for p in nets.parameters():
+            p.zero_()
+    ds = sphere_inputs(count, d, labels="gaussian", seed=s_data, device=device)
+    return per_sample_gradients(nets, ds.x, ds.y, flat=True, method="layerwise")[0]
+
 def simulate_linear_cosine(
     params: dict[str, Any], seed: int, device: str, budget: str
 ) -> np.ndarray:
@@ -87,21 +105,9 @@ def simulate_linear_cosine(
     ``½(f − y)²`` by :func:`montecarlo.derivatives.per_sample_gradients`; the cosine of samples
     ``2k`` and ``2k+1`` for ``k < n`` (independent pairs, as the KS test needs).
     """
-    torch = _torch()
-    from montecarlo.data import sphere_inputs
-    from montecarlo.derivatives import per_sample_gradients
-    from montecarlo.networks import mlps
-
     d = int(params["d"])
     n = int(by_budget(budget, quick=2_000, standard=20_000, full=100_000))
-    s_net, s_data = _seeds(seed, 2)
-    nets = mlps(1, 1, 1, activation="linear", init="lecun_normal", input_dim=d, output_dim=1,
-                seed=s_net, device=device)
-    with torch.no_grad():
-        for p in nets.parameters():
-            p.zero_()
-    ds = sphere_inputs(2 * n, d, labels="gaussian", seed=s_data, device=device)
-    g = per_sample_gradients(nets, ds.x, ds.y, flat=True, method="layerwise")[0]
+    g = _linear_model_gradients(d, 2 * n, seed, device)
     a, b = g[0::2], g[1::2]
     cos = (a * b).sum(dim=1) / (a.norm(dim=1) * b.norm(dim=1))
     return np.asarray(cos.clamp(-1.0, 1.0).cpu().numpy(), dtype=np.float64)
@@ -163,21 +169,9 @@ def simulate_linear_confusion(
     """Per-sample gradients of ``sets`` independent sets of ``N`` samples of a torch linear
     model at ``w = 0`` (inputs uniform on ``S^{d−1}``, Gaussian labels): shape ``(sets, N, d)``.
     """
-    torch = _torch()
-    from montecarlo.data import sphere_inputs
-    from montecarlo.derivatives import per_sample_gradients
-    from montecarlo.networks import mlps
-
     d, n = int(params["d"]), int(params["N"])
     sets = int(by_budget(budget, quick=3_000, standard=20_000, full=100_000))
-    s_net, s_data = _seeds(seed, 2)
-    nets = mlps(1, 1, 1, activation="linear", init="lecun_normal", input_dim=d, output_dim=1,
-                seed=s_net, device=device)
-    with torch.no_grad():
-        for prm in nets.parameters():
-            prm.zero_()
-    ds = sphere_inputs(sets * n, d, labels="gaussian", seed=s_data, device=device)
-    g = per_sample_gradients(nets, ds.x, ds.y, flat=True, method="layerwise")[0]
+    g = _linear_model_gradients(d, sets * n, seed, device)
     return np.asarray(g.reshape(sets, n, -1).cpu().numpy(), dtype=np.float64)
 
 
