@@ -300,7 +300,7 @@ def log_abs_normal_cgf(sigma: float = 1.0) -> CGF:
 
     ``K(t) = t log(√2 σ) + log Γ((1+t)/2) − log Γ(½)``, ``t > −1``;
     ``K^{(r)}(t) = ψ^{(r−1)}((1+t)/2) / 2^r`` for ``r ≥ 2`` [ref: Mellin transform of |N|,
-    THEORY.md §1; cumulants derived].
+    docs/products.md; cumulants derived].
 
     >>> c = log_abs_normal_cgf(1.0)
     >>> round(c.mean, 10), round(c.variance, 10)     # -(γ + log 2)/2, π²/8
@@ -1049,7 +1049,7 @@ def gaussian_log_abs_moments(sigma: float = 1.0) -> LogMoments:
 
     ``μ = log σ − (γ + log 2)/2``, ``s² = ψ'(½)/4 = π²/8``, ``κ₃ = ψ''(½)/8 = −7ζ(3)/4``,
     ``ρ = E|log|w| − μ|³ ≈ 2.9606960944811`` (independent of σ; quadrature, see
-    :func:`gaussian_log_abs_rho_mpmath`) [derived; THEORY.md §1].
+    :func:`gaussian_log_abs_rho_mpmath`) [derived; docs/products.md].
 
     >>> m = gaussian_log_abs_moments(1.0)
     >>> round(m.mean, 10), round(m.variance, 10), round(m.third_abs_central_moment, 10)
@@ -1108,7 +1108,7 @@ def _check_n(name: str, n: Any, *, strict: bool) -> Array:
 
 
 def gamma_median(n: ArrayLike, *, dps: int | None = None) -> Any:
-    """``λ(n)`` = median of Gamma(n + 1, 1), real ``n ≥ 0`` (THEORY.md convention).
+    """``λ(n)`` = median of Gamma(n + 1, 1), real ``n ≥ 0`` (the convention of docs/asymptotics.md).
 
     Float path: ``scipy.special.gammaincinv(n + 1, ½)``. ``dps=`` path (scalar ``n``): solve
     ``P(n + 1, x) = ½`` (regularized lower incomplete gamma) with ``mpmath.findroot`` at ``dps``

@@ -368,7 +368,7 @@ class NeuralChain:
         r"""``P(∇f ≡ 0)`` [derived].
 
         ReLU, ``x ≠ 0``: exactly ``1 − 2^{-(L-1)}`` (alive iff ``w_1..w_{L-1}`` have the signs
-        that keep every pre-activation positive; the THEORY.md "≥" is an equality for weight
+        that keep every pre-activation positive; the often-quoted "≥" is an equality for weight
         laws without an atom at 0). Linear: 0. ``x = 0``: 1 (every derivative carries ``x`` or a
         zero activation).
 
@@ -638,7 +638,7 @@ class NeuralChain:
 
         ``|∂f/∂w_i| = |x| |P_{-i}|``, ``m = L − 1`` factors. Exact: the product-law cdf;
         uniform ``U(±a)``: ``Q(m, m log a − log(ε/|x|))`` (regularized upper incomplete gamma;
-        THEORY.md's ``Q(L, L log a − log ε)`` is the same statement for ``|P|``, see
+        The often-quoted ``Q(L, L log a − log ε)`` is the same statement for ``|P|``, see
         :meth:`prob_small_output`). CLT: ``Φ((log(ε/|x|) − mμ)/(s√m))`` with band
         ``C ρ/(s³√m)``, ``C = 0.4748`` [ref: Shevtsova 2011]. ReLU: atom added, band scaled
         by ``P(alive)``.
