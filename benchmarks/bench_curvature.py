@@ -7,7 +7,7 @@ Sections:
 
 1. HVP cost / gradient cost on a ~120k-parameter float64 MLP: cached double-backward graph,
    uncached reverse-over-reverse, ``jvp(grad)`` (forward over reverse), and 100 vectors batched
-   through the cached graph (``is_grads_batched``). Targets (DESIGN.md §5): one HVP <= 2
+   through the cached graph (``is_grads_batched``). Targets (the design's): one HVP <= 2
    gradients, <= 1.5 per vector batched. Anchors: 1.7 / 4.7 / 1.4.
 2. Lanczos vs 20-step power iteration for the top eigenvalue: HVPs Lanczos needs for 1e-8
    relative accuracy vs the relative error power iteration reaches after 20 HVPs and the HVPs it

@@ -7,7 +7,7 @@ Usage::
 
 Each ``benchmarks/bench_*.py`` module is runnable on its own (``python -m benchmarks.bench_x
 [--quick]``) and prints a markdown section (tables with the measured ratios against the naive way
-and the anchors of DESIGN.md §5). This driver runs each in a fresh process (one torch thread
+and the design's anchors). This driver runs each in a fresh process (one torch thread
 unless ``--threads`` says otherwise) and collects their output into ``RESULTS.md``.
 """
 

@@ -235,7 +235,7 @@ def test_moments_symbolic(depth: int, family: str) -> None:
 
 
 def test_theory_md_closed_forms() -> None:
-    """The x = y = 1 forms of THEORY.md §3 are the special case of the general formulas."""
+    """The x = y = 1 forms of docs/chains.md are the special case of the general formulas."""
     f = chain_moment_formulas("normal")
     s, L = SIGMA_SYM, L_SYM
     sub = {X_SYM: 1, Y_SYM: 1}

@@ -247,7 +247,7 @@ def test_calibration_many_reps(claim_id: str) -> None:
 
 
 def test_design_alias_resolves_to_catalogue_id() -> None:
-    """DESIGN.md's example id ``VC.median-vs-mean`` names the catalogue's ``VC.mean-vs-median``."""
+    """The API example's id ``VC.median-vs-mean`` names the catalogue's ``VC.mean-vs-median``."""
     from validation.claims import ALIASES, get, select
 
     assert ALIASES["VC.median-vs-mean"] == "VC.mean-vs-median"
