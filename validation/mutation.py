@@ -32,6 +32,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import functools
+import hashlib
 import importlib
 import inspect
 import math
@@ -309,8 +310,64 @@ def numbers(obj: Any, depth: int = 0) -> list[float]:
         return [v for f in dataclasses.fields(obj) for v in numbers(getattr(obj, f.name),
                                                                      depth + 1)]
     if mod.split(".")[0] == "theory" and hasattr(obj, "__dict__"):
-        return [v for k in sorted(vars(obj)) for v in numbers(vars(obj)[k], depth + 1)]
+        # a theory object's public state only: private attributes are caches and work grids
+        return [v for k in sorted(vars(obj)) if not k.startswith("_")
+                for v in numbers(vars(obj)[k], depth + 1)]
     return []
+
+
+def fingerprint(obj: Any, depth: int = 0) -> str:
+    """A short string identifying an argument by value (numbers to 12 digits, arrays by a hash
+    of their bytes, theory objects by their type), equal across two runs that pass equal
+    arguments.
+
+    >>> fingerprint((1.0, [2, "a"])) == fingerprint((1.0 + 1e-16, [2, "a"]))
+    True
+    >>> fingerprint(np.arange(3.0)) == fingerprint(np.arange(3.0) + 1)
+    False
+    """
+    if depth > 4:
+        return "..."
+    if obj is None or isinstance(obj, (bool, np.bool_, str, int, np.integer)):
+        return repr(obj)
+    if isinstance(obj, (float, np.floating)):
+        return format(float(obj), ".12g")
+    if isinstance(obj, complex):
+        return f"({obj.real:.12g},{obj.imag:.12g})"
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.kind in "biufc":
+            digest = hashlib.sha1(np.ascontiguousarray(obj).tobytes()).hexdigest()[:16]
+            return f"array{obj.shape}{digest}"
+        return f"array{obj.shape}[" + ",".join(fingerprint(x, depth + 1)
+                                               for x in obj.ravel()[:32]) + "]"
+    if isinstance(obj, (list, tuple)):
+        return "(" + ",".join(fingerprint(x, depth + 1) for x in list(obj)[:64]) + ")"
+    if isinstance(obj, dict):
+        return "{" + ",".join(f"{k}:{fingerprint(obj[k], depth + 1)}"
+                              for k in sorted(obj, key=str)) + "}"
+    mod = type(obj).__module__ or ""
+    if mod.startswith(("mpmath", "sympy")):
+        return str(obj)[:200]
+    if mod.split(".")[0] == "theory":
+        # by type only: a fault in a constructor changes the object's state, and the calls made
+        # on it must still be compared with the truth's (they are told apart by their order)
+        return type(obj).__qualname__
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return type(obj).__qualname__ + fingerprint(
+            {f.name: getattr(obj, f.name, None) for f in dataclasses.fields(obj)}, depth + 1)
+    if callable(obj):
+        return getattr(obj, "__qualname__", type(obj).__qualname__)
+    return type(obj).__qualname__
+
+
+def call_key(frame: types.FrameType) -> str:
+    """The key of a boundary call: the function and the fingerprint of its arguments."""
+    code = frame.f_code
+    n = code.co_argcount + code.co_kwonlyargcount
+    n += bool(code.co_flags & inspect.CO_VARARGS) + bool(code.co_flags & inspect.CO_VARKEYWORDS)
+    local = frame.f_locals
+    args = {k: local[k] for k in code.co_varnames[:n] if k in local}
+    return f"{getattr(code, 'co_qualname', code.co_name)}{fingerprint(args)}"
 
 
 def changed(a: Sequence[float], b: Sequence[float], rtol: float = 0.01) -> bool:
@@ -343,20 +400,44 @@ class ClaimBaseline:
     budget: str
     params: list[dict[str, Any]]
     measurements: list[Any]
-    values: list[list[float]]
+    values: list[Values]
     refuted: bool
     reached: set[str] = field(default_factory=set)
     seconds: float = 0.0
 
 
+Values = dict[str, list[float]]
+
+
 def _observe(claim: Claim, params: dict[str, Any], measurement: Any
-             ) -> tuple[list[float], float, set[str]]:
-    """Predict and test one point under the recorder: (theory values seen, p-value, reached)."""
-    with Recorder(["theory"], boundary=True) as rec:
+             ) -> tuple[Values, float, set[str]]:
+    """Predict and test one point under the recorder: (theory values seen, p-value, reached).
+
+    The values are keyed by call (function, arguments and occurrence, :func:`call_key`), so
+    that two runs compare the same calls even when a memo (``lru_cache``) spares one of them a
+    call.
+    """
+    with Recorder(["theory"], boundary=True, keyer=call_key) as rec:
         prediction = claim.predict(dict(params))
         outcome = claim.test(prediction, measurement, claim.alpha)
-    vals = [v for call in rec.calls for v in numbers(call.value)]
+    vals: Values = {}
+    seen: dict[str, int] = {}
+    for call in rec.calls:
+        n = seen[call.key] = seen.get(call.key, 0) + 1
+        vals[f"{call.key}#{n}"] = numbers(call.value)
     return vals, float(outcome.p_value), set(rec.executed)
+
+
+def values_changed(a: Values, b: Values, rtol: float = 0.01) -> bool:
+    """Whether some call made in both runs returned numbers that differ by ``rtol``
+    (:func:`changed`); calls made in one run only (a memo hit, another branch) are not compared.
+
+    >>> values_changed({"f(1)": [1.0], "g": [2.0]}, {"f(1)": [1.05]})
+    True
+    >>> values_changed({"f(1)": [1.0]}, {"f(2)": [5.0]})
+    False
+    """
+    return any(changed(a[k], b[k], rtol) for k in a.keys() & b.keys())
 
 
 def baseline(claim: Claim, budget: str = "standard", seed: int = 0) -> ClaimBaseline:
@@ -426,7 +507,7 @@ def evaluate(fault: Fault, baselines: Iterable[ClaimBaseline], rtol: float = 0.0
                     res.detected_by, res.how = b.claim.id, "error"
                     res.error = f"{type(exc).__name__}: {str(exc)[:200]}"
                     return res
-                if changed(vals, got, rtol):
+                if values_changed(vals, got, rtol):
                     res.changed = True
                 ps.append(pv)
             rej, _ = holm(ps, b.claim.alpha)

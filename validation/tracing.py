@@ -59,6 +59,7 @@ class BoundaryCall:
 
     name: str
     value: Any
+    key: str = ""
 
 
 @dataclass
@@ -70,6 +71,9 @@ class Recorder:
             watched packages that ran.
         boundary: with ``boundary=True``, the calls made from outside the packages into them,
             in order, with their return values.
+        keyer: with ``boundary=True``, a function of a boundary call's frame (taken when the
+            call starts, so it sees the arguments) whose string is stored as
+            :attr:`BoundaryCall.key`: lets two runs match the same call by its arguments.
 
     >>> from theory.noise import b_simple
     >>> with Recorder(["theory"]) as rec:
@@ -80,6 +84,7 @@ class Recorder:
 
     packages: Iterable[str]
     boundary: bool = False
+    keyer: Callable[[types.FrameType], str] | None = None
     executed: set[str] = field(default_factory=set)
     calls: list[BoundaryCall] = field(default_factory=list)
 
@@ -89,6 +94,7 @@ class Recorder:
         self._names: dict[types.CodeType, str | None] = {}
         self._old: Any = None
         self._old_thread: Any = None
+        self._keys: dict[int, str] = {}
 
     def _name(self, code: types.CodeType) -> str | None:
         try:
@@ -109,12 +115,17 @@ class Recorder:
             name = self._name(frame.f_code)
             if name is not None:
                 self.executed.add(name)
+                if self.boundary and self.keyer is not None:
+                    back = frame.f_back
+                    if back is None or self._name(back.f_code) is None:
+                        self._keys[id(frame)] = self.keyer(frame)
         elif event == "return" and self.boundary:
             name = self._name(frame.f_code)
             if name is not None:
                 back = frame.f_back
                 if back is None or self._name(back.f_code) is None:
-                    self.calls.append(BoundaryCall(name, arg))
+                    key = self._keys.pop(id(frame), "")
+                    self.calls.append(BoundaryCall(name, arg, key))
 
     def __enter__(self) -> Recorder:
         self._old = sys.getprofile()

@@ -72,3 +72,28 @@ def test_numbers_and_changed() -> None:
     assert numbers({"b": [1, 2.5], "a": np.arange(2)}) == [0.0, 1.0, 1.0, 2.5]
     assert not changed([1.0, float("nan")], [1.0 + 1e-9, float("nan")])
     assert changed([1.0], [float("nan")]) and changed([0.0], [1e-300])
+
+
+def test_memo_hits_do_not_count_as_changes(chain_baseline) -> None:
+    # the truth observed with cold memos and with warm ones: calls spared by lru_cache are not
+    # compared, the calls made in both runs agree, so nothing "changed"
+    from validation.mutation import _clear_caches, _observe, values_changed
+
+    claim, p, m = chain_baseline.claim, chain_baseline.params[0], chain_baseline.measurements[0]
+    _clear_caches()
+    cold, _, _ = _observe(claim, p, m)
+    warm, _, _ = _observe(claim, p, m)
+    assert cold and not values_changed(cold, warm)
+    with applied(FAULT):
+        faulty, _, _ = _observe(claim, p, m)
+    assert values_changed(cold, faulty) and values_changed(warm, faulty)
+
+
+def test_private_state_of_theory_objects_is_not_a_prediction() -> None:
+    class Obj:
+        __module__ = "theory.fake"
+
+        def __init__(self) -> None:
+            self.value, self._grid = 1.0, [5.0, 6.0]
+
+    assert numbers(Obj()) == [1.0]
