@@ -696,6 +696,7 @@ class BerryEsseenPrediction:
     exact_sf_deviation: float
     exact_inside_band: bool
     exact_grid: tuple[float, float, int]
+    kappa3: float = float("nan")
 
 
 def _be_law(params: dict[str, Any]) -> tuple[Law, Any]:
@@ -720,6 +721,10 @@ def _exact_deviations(law: Law, depth: int, clt: LogCLT) -> tuple[float, float, 
     tol = 1e-9
     inside = bool(np.all(lo - tol <= cdf) and np.all(cdf <= hi + tol)
                   and np.all(zlo - tol <= cdf) and np.all(cdf <= zhi + tol))
+    # a band for a probability: 0 <= lower <= upper <= 1, no wider than 2B
+    for a, b in ((lo, hi), (zlo, zhi)):
+        inside = inside and bool(np.all(a >= 0.0) and np.all(a <= b) and np.all(b <= 1.0)
+                                 and np.all(b - a <= 2.0 * clt.bound + tol))
     return (float(np.max(np.abs(cdf - clt.cdf(s)))), float(np.max(np.abs(sf - clt.sf(s)))),
             inside)
 
@@ -731,7 +736,8 @@ def predict_berry_esseen(params: dict[str, Any]) -> BerryEsseenPrediction:
     depth = int(params["depth"])
     clt = moments.clt(product(law, depth).count)  # the CLT over the product's L factors
     dev, dev_sf, inside = _exact_deviations(law, depth, clt)
-    return BerryEsseenPrediction(clt, clt.bound, dev, dev_sf, inside, (-6.0, 6.0, 2001))
+    return BerryEsseenPrediction(clt, clt.bound, dev, dev_sf, inside, (-6.0, 6.0, 2001),
+                                 float(moments.kappa3))
 
 
 def mutant_berry_esseen(params: dict[str, Any]) -> BerryEsseenPrediction:
@@ -775,7 +781,8 @@ def check_berry_esseen(
       ``clt.cdf`` (resp. ``clt.sf``) and ``δ`` the grid slack; p = ``min(1, 2e^{−2n(|D −
       D_exact| − δ)²})``.
     * ``moments``: t tests of ``E y = μ``, ``E (y − μ)² = s²``, ``E |y − μ|³ = ρ`` for the
-      per-weight ``y = log|w|`` (the three numbers ``B`` is made of), and of the CLT's
+      per-weight ``y = log|w|`` (the three numbers ``B`` is made of), of its third cumulant
+      ``E (y − μ)³ = κ₃`` (the skewness the band must absorb), and of the CLT's
       centring and scale ``E S_L = Lμ``, ``Var S_L = L s²``.
     * ``constant``: ``B = C ρ / (s³ √L)`` with Shevtsova's ``C = 0.4748`` (deterministic).
     """
@@ -803,6 +810,7 @@ def check_berry_esseen(
         "mean": stats.mean_test(flat, clt.mean, alpha),
         "variance": stats.mean_test(dev**2, clt.variance, alpha),
         "rho": stats.mean_test(np.abs(dev) ** 3, clt.third_abs_central_moment, alpha),
+        "kappa3": stats.mean_test(dev**3, prediction.kappa3, alpha),
         "sum_mean": stats.mean_test(sums, clt.total_mean, alpha),
         "sum_variance": stats.mean_test((sums - clt.total_mean) ** 2, clt.total_sd**2, alpha),
     }
@@ -1100,7 +1108,7 @@ register(Claim(
                "moment of log|w|."),
     latex=(r"\sup_x\Bigl|P\Bigl(\tfrac{S_L-L\mu}{s\sqrt L}\le x\Bigr)-\Phi(x)\Bigr|\le"
            r"\frac{0.4748\,\rho}{s^3\sqrt L}"),
-    kind="bound", alpha=_ALPHA, version="1",
+    kind="bound", alpha=_ALPHA, version="2",
     grids={"quick": [{"depth": 1, "sigma": 1.0}, {"depth": 2, "sigma": 2.0},
                      {"depth": 4, "sigma": 0.5}, {"depth": 3, "bound": 0.5}],
            "standard": ([{"depth": d, "sigma": s} for d in (1, 2, 3, 4, 6, 8)
