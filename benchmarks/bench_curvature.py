@@ -15,7 +15,7 @@ Sections:
 3. A local **re-implementation** of PyHessian's algorithms (``pyhessian`` is not installed here;
    the code below follows PyHessian 0.1's ``hessian.eigenvalues``, ``hessian.trace``,
    ``hessian.density`` and ``density_plot.density_generate`` with their defaults) against
-   :mod:`montecarlo.curvature` on the same model.
+   :mod:`flatstart.montecarlo.curvature` on the same model.
 4. Batched over many small networks vs a Python loop over single-network calls.
 """
 
@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from montecarlo import curvature
-from montecarlo.lanczos import lanczos, ritz
+from flatstart.montecarlo import curvature
+from flatstart.montecarlo.lanczos import lanczos, ritz
 
 DT = torch.float64
 
@@ -466,7 +466,7 @@ def bench_pyhessian(quick: bool, f: Any, theta: torch.Tensor, lam_ref: float, py
 
 def _small_nets(count: int) -> Any:
     try:
-        from montecarlo.networks import mlps
+        from flatstart.montecarlo.networks import mlps
 
         return mlps(
             count=count,
@@ -487,7 +487,8 @@ def bench_batched(quick: bool) -> str:
     count = 16 if quick else 256
     nets = _small_nets(count)
     if nets is None:
-        return "### 4. Batched over networks\n\nskipped: montecarlo.networks.mlps unavailable\n"
+        return ("### 4. Batched over networks\n\n"
+                "skipped: flatstart.montecarlo.networks.mlps unavailable\n")
     g = torch.Generator().manual_seed(0)
     x = torch.randn(32, 8, generator=g, dtype=DT)
     y = torch.randn(32, 1, generator=g, dtype=DT)
@@ -536,7 +537,7 @@ def bench_batched(quick: bool) -> str:
         rows.append([name, f"{tb:.2f}", f"{tl:.2f}", f"{tl / tb:.1f}×", check])
     return (
         f"### 4. Batched over {count} small networks (tanh MLP 8-16-16-1 with biases, P = {p},"
-        " `montecarlo.networks.mlps`) vs a loop of single-network calls\n\n"
+        " `flatstart.montecarlo.networks.mlps`) vs a loop of single-network calls\n\n"
         + table(["task", "batched s", "loop s", "speed-up", "agreement"], rows)
         + "\n"
     )
@@ -568,7 +569,7 @@ def _main(quick: bool) -> str:
     torch.manual_seed(0)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     parts = [
-        "## Curvature (`montecarlo.curvature`)",
+        "## Curvature (`flatstart.montecarlo.curvature`)",
         "",
         f"Shared machine: load average {load:.1f} on {os.cpu_count()} cores at the start. torch"
         f" threads: {torch.get_num_threads()}; times are "

@@ -33,8 +33,8 @@ from typing import Any
 
 import torch
 
-from montecarlo import derivatives as D
-from montecarlo.networks import chains, mlps
+from flatstart.montecarlo import derivatives as D
+from flatstart.montecarlo.networks import chains, mlps
 
 F64 = torch.float64
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from theory.laws import Normal
-from theory.products import product
+from flatstart.theory.laws import Normal
+from flatstart.theory.products import product
 
 COUNTS = (2, 5, 10, 20, 50, 100)
 SYMPY_TIMEOUT_S = 5.0

@@ -3,13 +3,13 @@
 Run ``python -m benchmarks.bench_training [--quick]``; prints a markdown table.
 
 1. Training 1,000 neural chains of depth 20 for 1,000 SGD steps: batched
-   (:func:`montecarlo.training.train`, all chains in one tensor program) vs a Python loop of
-   ``nn.Module`` chains (``NetworkBatch.to_module``) with ``torch.optim.SGD``; the loop is timed
+   (:func:`flatstart.montecarlo.training.train`, all chains in one tensor program) vs a Python loop
+   of ``nn.Module`` chains (``NetworkBatch.to_module``) with ``torch.optim.SGD``; the loop is timed
    on a subset and extrapolated linearly in the number of networks (target ≥ 50×).
 2. Confusion statistics for a 256-sample batch on an MLP with ~10⁵ parameters: the layer-wise
-   Gram route (:func:`montecarlo.confusion.per_sample_gram`) vs materialized per-sample
+   Gram route (:func:`flatstart.montecarlo.confusion.per_sample_gram`) vs materialized per-sample
    gradients (``torch.func`` vjp/vmap) + matmul, each followed by
-   :func:`montecarlo.confusion.confusion_stats`.
+   :func:`flatstart.montecarlo.confusion.confusion_stats`.
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ from collections.abc import Callable
 
 import torch
 
-from montecarlo.confusion import (
+from flatstart.montecarlo.confusion import (
     confusion_stats,
     gram_from_gradients,
     per_sample_gradients,
     per_sample_gram,
 )
-from montecarlo.networks import chains, mlps
-from montecarlo.training import train
+from flatstart.montecarlo.networks import chains, mlps
+from flatstart.montecarlo.training import train
 
 
 def _time(fn: Callable[[], object], repeats: int) -> float:

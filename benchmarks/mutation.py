@@ -5,8 +5,8 @@
     python -m benchmarks.mutation --claims VC.residual --per-function 8
 
 Steps: (1) measure every selected claim's grid once, fresh (no cache), and record what the
-true theory gives (:func:`validation.mutation.baseline`); (2) list the theory functions those
-claims reach; (3) plant each curated fault (:func:`curated_faults`: the ``FAULTS`` of every
+true theory gives (:func:`flatstart.validation.mutation.baseline`); (2) list the theory functions
+those claims reach; (3) plant each curated fault (:func:`curated_faults`: the ``FAULTS`` of every
 ``benchmarks/faults_*.py``) and up to ``--per-function``
 automatic operator/constant faults per reached function, one at a time, each in a forked child
 process with a time limit; (4) report the kill rate: faults detected (a claim refuted, or
@@ -32,7 +32,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from validation.mutation import (
+from flatstart.validation.mutation import (
     ClaimBaseline,
     Fault,
     automatic_faults,
@@ -196,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from validation.claims import select
+    from flatstart.validation.claims import select
 
     t0 = time.perf_counter()
     claims = select(args.claims)

@@ -27,9 +27,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from montecarlo._checks import check_choice, check_int
-from montecarlo.data import Dataset, as_dataset
-from montecarlo.training import LOSSES, network_losses, train
+from flatstart.montecarlo._checks import check_choice, check_int
+from flatstart.montecarlo.data import Dataset, as_dataset
+from flatstart.montecarlo.training import LOSSES, network_losses, train
 
 __all__ = [
     "default_alphas",

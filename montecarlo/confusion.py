@@ -3,7 +3,7 @@
 Per-sample gradients are ``g_i = ∇_θ ℓ_i(θ)`` with ``ℓ_i`` the loss of sample ``i`` in the
 forward pass of the whole batch (identical to the single-sample gradient unless the network
 has batch-norm, where ``ℓ_i`` depends on the batch statistics).  Losses follow
-:mod:`montecarlo.training` (``"mse"`` = ``(f − y)²`` averaged over output coordinates).
+:mod:`flatstart.montecarlo.training` (``"mse"`` = ``(f − y)²`` averaged over output coordinates).
 
 Confusion [paper: Sankararaman et al. 2020, Def. 2.1]: ``{ℓ_i}`` has confusion bound ``η``
 at θ if ``⟨g_i, g_j⟩ ≥ −η`` for all ``i ≠ j``; the statistics here summarize the
@@ -16,7 +16,7 @@ set *is* the population; this is the normalization under which i.i.d. (with-repl
 batches of size B have ``E|G_B|² = |G|² + tr Σ / B`` exactly).
 
 >>> import torch
->>> from montecarlo.networks import mlps
+>>> from flatstart.montecarlo.networks import mlps
 >>> nets = mlps(2, 4, 2, input_dim=3, output_dim=1, seed=0)
 >>> x = torch.randn(5, 3, dtype=torch.float64); y = torch.randn(5, 1, dtype=torch.float64)
 >>> K = per_sample_gram(nets, x, y)
@@ -35,9 +35,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from montecarlo._checks import check_choice, check_int, check_positive, check_probability
-from montecarlo.data import Dataset, as_dataset, sphere_inputs
-from montecarlo.training import LOSSES, grad_norms, loss_and_grads, per_sample_losses
+from flatstart.montecarlo._checks import check_choice, check_int, check_positive, check_probability
+from flatstart.montecarlo.data import Dataset, as_dataset, sphere_inputs
+from flatstart.montecarlo.training import LOSSES, grad_norms, loss_and_grads, per_sample_losses
 
 __all__ = [
     "NoiseScale",
@@ -119,7 +119,8 @@ def per_sample_gram(
 ) -> Tensor:
     """Gram matrix of per-sample gradients ``(count, N, N)``.
 
-    ``method="auto"`` uses the layer-wise route :func:`montecarlo.derivatives.per_sample_gram`
+    ``method="auto"`` uses the layer-wise route
+    :func:`flatstart.montecarlo.derivatives.per_sample_gram`
     (activations × backprop signals, no per-sample gradients materialized) for
     ``loss ∈ {"mse", "half_mse"}`` without batch-norm, rescaled to this module's loss
     convention (``derivatives`` uses ``ℓ_i = ½‖f − y‖²``; ``"mse"`` here is ``(2/k)`` times
@@ -141,8 +142,8 @@ def _fast_gram(
     nets: Any, x: Tensor, y: Tensor, loss: str, params: Sequence[Tensor] | None
 ) -> Tensor | None:
     try:
-        from montecarlo import derivatives  # noqa: PLC0415
-        from montecarlo.networks import NetworkBatch  # noqa: PLC0415
+        from flatstart.montecarlo import derivatives  # noqa: PLC0415
+        from flatstart.montecarlo.networks import NetworkBatch  # noqa: PLC0415
     except ImportError:  # pragma: no cover - the module ships with the package
         return None
     fn = getattr(derivatives, "per_sample_gram", None)
@@ -358,8 +359,8 @@ def confusion_over_training(
 ) -> dict[str, Any]:
     """Per-sample confusion statistics at initialization and along training.
 
-    Trains with :func:`montecarlo.training.train` and, at steps ``0, record_every, …`` and at
-    the end, computes :func:`confusion_stats` of the per-sample Gram matrix on ``probe``
+    Trains with :func:`flatstart.montecarlo.training.train` and, at steps ``0, record_every, …`` and
+    at the end, computes :func:`confusion_stats` of the per-sample Gram matrix on ``probe``
     (default: the training data; keep it small, the Gram is ``N × N``) and the exact noise
     scale :func:`noise_scale_from_gram`.
 
@@ -367,7 +368,7 @@ def confusion_over_training(
         ``steps`` (list of ints), ``stats`` (list of dicts of ``(count,)`` tensors, one per
         recorded step, with ``b_simple`` added) and the :class:`TrainHistory` ``history``.
     """
-    from montecarlo.training import train  # noqa: PLC0415
+    from flatstart.montecarlo.training import train  # noqa: PLC0415
 
     pr = as_dataset(data if probe is None else probe)
 
@@ -547,11 +548,11 @@ def confusion_sweep(
 ) -> list[dict[str, Any]]:
     """Confusion statistics over a list of network configurations; one row (dict) each.
 
-    Each config is a dict of :func:`montecarlo.networks.mlps` arguments (``width, depth,
+    Each config is a dict of :func:`flatstart.montecarlo.networks.mlps` arguments (``width, depth,
     init, activation, norm, residual, bias``; ``output_dim`` defaults to 1) and may override
     ``count, n_samples, input_dim, labels, batch_size, pairs, seed``.  Data: inputs uniform on
-    ``S^{input_dim−1}`` with random labels (:func:`montecarlo.data.sphere_inputs`).  Row keys:
-    the configuration, then averages over the networks of the per-network
+    ``S^{input_dim−1}`` with random labels (:func:`flatstart.montecarlo.data.sphere_inputs`).  Row
+    keys: the configuration, then averages over the networks of the per-network
     ``cos_min, cos_mean, cos_q0.05, cos_frac_below, inner_min, inner_mean`` (prefixed
     ``mean_``), the median of ``cos_min`` (``median_cos_min``), ``p_bound`` = fraction of
     networks whose confusion bound ``η`` holds, and with ``batch_size`` the mini-batch
@@ -563,7 +564,7 @@ def confusion_sweep(
                                 for w in (16, 64) for d in (2, 8) for i in ("he_normal",
                                 "orthogonal")])
     """
-    from montecarlo.networks import mlps  # noqa: PLC0415
+    from flatstart.montecarlo.networks import mlps  # noqa: PLC0415
 
     if isinstance(configs, Mapping) or not isinstance(configs, Sequence) or not configs:
         raise ValueError("configs must be a non-empty list of dicts")

@@ -41,15 +41,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from montecarlo._checks import check_choice, check_int, check_positive
-from montecarlo.lanczos import (
+from flatstart.montecarlo._checks import check_choice, check_int, check_positive
+from flatstart.montecarlo.lanczos import (
     all_ritz,
     gaussian_broadening,
     lanczos,
     needed_steps,
     select_indices,
 )
-from montecarlo.provenance import make_provenance
+from flatstart.montecarlo.provenance import make_provenance
 
 __all__ = [
     "BatchFlatFunction",

@@ -1,6 +1,7 @@
 """Derivatives of batched random networks: gradients, Jacobians, per-sample gradients, Grams.
 
-Every function evaluates all ``count`` networks of a :class:`~montecarlo.networks.NetworkBatch`
+Every function evaluates all ``count`` networks of a
+:class:`~flatstart.montecarlo.networks.NetworkBatch`
 at once. Networks are independent, so the gradient of ``Σ_networks ℓ`` with respect to the
 stacked parameters is, slice by slice, the gradient of each network's own loss.
 
@@ -31,9 +32,9 @@ import torch.autograd.forward_ad as fwAD
 from torch import Tensor
 from torch.func import grad, jacrev, jvp, vmap
 
-from montecarlo._checks import check_choice, check_int
-from montecarlo.networks import BN_EPS, DEFAULT_MAX_BYTES, NetworkBatch
-from montecarlo.provenance import make_provenance
+from flatstart.montecarlo._checks import check_choice, check_int
+from flatstart.montecarlo.networks import BN_EPS, DEFAULT_MAX_BYTES, NetworkBatch
+from flatstart.montecarlo.provenance import make_provenance
 
 __all__ = [
     "LOSSES",
@@ -146,7 +147,7 @@ def _leaf_params(nets: NetworkBatch, params: Sequence[Tensor] | None = None) -> 
 def loss_values(nets: NetworkBatch, x: Any, y: Any, loss: str = "mse") -> Tensor:
     """Per-network loss ``ℓ`` (``(count,)`` tensor), ``½ mean_batch ‖f(x) − y‖²`` for ``"mse"``.
 
-    >>> from montecarlo.networks import chains
+    >>> from flatstart.montecarlo.networks import chains
     >>> c = chains(count=2, depth=1, sigma=1.0, seed=0)
     >>> w = c.parameters()[0].reshape(2)
     >>> bool(torch.allclose(loss_values(c, 1.0, 0.0), 0.5 * w ** 2))
@@ -169,7 +170,7 @@ def flat_loss(
     ``index=None``: ``f`` maps ``(count, P)`` to the ``(count,)`` losses of all networks and
     ``theta0 = flatten()``. ``f`` is differentiable (autograd and ``torch.func``).
 
-    >>> from montecarlo.networks import chains
+    >>> from flatstart.montecarlo.networks import chains
     >>> c = chains(count=3, depth=2, sigma=1.0, seed=0)
     >>> f, theta = flat_loss(c, 1.0, 0.0, index=1)
     >>> bool(torch.isclose(f(theta), loss_values(c, 1.0, 0.0)[1]))
@@ -218,7 +219,7 @@ def layer_gradients(
         params: evaluate at these parameters instead of the stored ones.
         max_bytes: memory budget; larger requests are split over networks.
 
-    >>> from montecarlo.networks import chains
+    >>> from flatstart.montecarlo.networks import chains
     >>> c = chains(count=3, depth=2, sigma=1.0, seed=0)
     >>> g = layer_gradients(c, 1.0, 0.0)
     >>> [tuple(t.shape) for t in g]
@@ -305,7 +306,7 @@ def gradient_norms(
 
     ``per_layer[n, l−1] = ‖∂ℓ_n/∂θ_l‖₂`` and ``total[n] = ‖∂ℓ_n/∂θ‖₂ = √Σ_l per_layer²``.
 
-    >>> from montecarlo.networks import mlps
+    >>> from flatstart.montecarlo.networks import mlps
     >>> r = gradient_norms(mlps(count=2, width=3, depth=2, seed=0), torch.ones(4, 3), 0.0)
     >>> r.per_layer.shape, r.total.shape
     ((2, 2), (2,))
@@ -364,7 +365,7 @@ def chain_gradients(nets: NetworkBatch, x: Any = 1.0, y: Any = 0.0) -> ChainGrad
     ``∂ℓ/∂w_i = (f − y) ∂f/∂w_i`` by the chain rule. ``x``, ``y``: scalars or one per chain.
     [derived: chain rule]
 
-    >>> from montecarlo.networks import chains
+    >>> from flatstart.montecarlo.networks import chains
     >>> c = chains(count=4, depth=3, sigma=1.0, seed=0)
     >>> r = chain_gradients(c, x=1.0, y=0.0)
     >>> w = torch.stack([p.reshape(4) for p in c.parameters()], 1).numpy()
@@ -468,7 +469,7 @@ def input_jacobian(
         max_bytes: memory budget; larger requests are split over networks.
         method: ``"auto"``, ``"product"``, ``"autograd"`` or ``"vmap"``.
 
-    >>> from montecarlo.networks import chains
+    >>> from flatstart.montecarlo.networks import chains
     >>> c = chains(count=3, depth=2, sigma=1.0, seed=0)
     >>> J = input_jacobian(c, 1.0)
     >>> p = c.parameters()
@@ -699,7 +700,7 @@ def jacobian_singular_values(
 
     Returns a ``(count, batch, min(n_L, n_0))`` tensor.
 
-    >>> from montecarlo.networks import mlps
+    >>> from flatstart.montecarlo.networks import mlps
     >>> s = jacobian_singular_values(mlps(count=2, width=3, depth=2, seed=0), torch.ones(1, 3))
     >>> s.shape
     torch.Size([2, 1, 3])
@@ -741,7 +742,7 @@ def per_sample_gradients(
     ``(count, batch, *param_shape)`` or, with ``flat=True``, a ``(count, batch, P)`` tensor.
     [derived: autograd / chain rule]
 
-    >>> from montecarlo.networks import chains
+    >>> from flatstart.montecarlo.networks import chains
     >>> c = chains(count=2, depth=2, sigma=1.0, seed=0)
     >>> per_sample_gradients(c, torch.ones(5, 1), 0.0, flat=True).shape
     torch.Size([2, 5, 2])
@@ -811,7 +812,7 @@ def per_sample_gram(
     ``U_l = ∂ℓ/∂z_l``. All ``δ`` (and ``U``) come from one backward pass of ``Σ_{n,i} ℓ_i``
     with respect to the retained pre-activations. ``norm="batch"`` raises ``ValueError``.
 
-    >>> from montecarlo.networks import mlps
+    >>> from flatstart.montecarlo.networks import mlps
     >>> nets = mlps(count=2, width=4, depth=3, seed=0)
     >>> x = torch.randn(5, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     >>> G = per_sample_gram(nets, x, 1.0)

@@ -1,16 +1,16 @@
 """Monte Carlo measurements for the gradient-confusion (GC) claim family.
 
 Small measurements on real torch networks and real SGD runs that the general modules
-(:mod:`montecarlo.confusion`, :mod:`montecarlo.derivatives`, :mod:`montecarlo.training`) do not
-provide directly. Nothing here uses a theory formula: every number is computed by running
-networks, autograd and SGD in torch.
+(:mod:`flatstart.montecarlo.confusion`, :mod:`flatstart.montecarlo.derivatives`,
+:mod:`flatstart.montecarlo.training`) do not provide directly. Nothing here uses a theory formula:
+every number is computed by running networks, autograd and SGD in torch.
 
 * :func:`ntk_gram` -- per-sample gradient Gram matrices of He-initialized ReLU MLPs expressed in
   the NTK parametrization (chain rule of the reparametrization ``W_std = (σ_w/√n_in) W_ntk``).
 * :func:`with_replacement_pair_products` -- inner products of the gradients of pairs of
   independent with-replacement mini-batches, from a per-sample Gram matrix.
 * :func:`quadratic_sgd_gaps` -- many independent single-sample SGD runs (torch autograd +
-  :class:`montecarlo.optim.SGD`) on a finite sum of diagonal quadratics; ``F(w_T) − F*``.
+  :class:`flatstart.montecarlo.optim.SGD`) on a finite sum of diagonal quadratics; ``F(w_T) − F*``.
 * :func:`quadratic_sgd_path_moments` -- exact expectations over SGD index sequences by
   enumerating every path as one torch batch (autograd gradients, torch SGD steps).
 """
@@ -26,9 +26,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from montecarlo._checks import check_int, check_positive
-from montecarlo.networks import NetworkBatch
-from montecarlo.optim import SGD
+from flatstart.montecarlo._checks import check_int, check_positive
+from flatstart.montecarlo.networks import NetworkBatch
+from flatstart.montecarlo.optim import SGD
 
 __all__ = [
     "ntk_gram",
@@ -72,7 +72,7 @@ def ntk_gram(nets: NetworkBatch, x: Tensor, y: Tensor | None = None, gain: float
     per-sample loss ``ℓ_i = ½(f(x_i) − y_i)²``. Inputs are used as given (scale them by
     ``√(n_0/gain)`` to reproduce the NTK network on unit inputs exactly).
 
-    >>> from montecarlo.networks import mlps
+    >>> from flatstart.montecarlo.networks import mlps
     >>> nets = mlps(3, 8, 3, input_dim=4, output_dim=1, seed=0)
     >>> x = torch.randn(5, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     >>> bool(torch.allclose(ntk_gram(nets, x), ntk_gram_reference(nets, x)))
@@ -220,8 +220,8 @@ def quadratic_sgd_gaps(
 
     ``f_i(w) = ½ Σ_c a_ic (w_c − b_ic)²``; step ``w ← w − lr ∇f_{i_k}(w)`` with ``i_k`` iid
     uniform (seeded), the gradient by autograd and the update by
-    :class:`montecarlo.optim.SGD`; all runs form one ``(runs, d)`` tensor. ``F*`` is measured
-    by an exact Newton step (autograd Hessian). [ref: SGD; GC §3 setting]
+    :class:`flatstart.montecarlo.optim.SGD`; all runs form one ``(runs, d)`` tensor. ``F*`` is
+    measured by an exact Newton step (autograd Hessian). [ref: SGD; GC §3 setting]
 
     >>> gaps = quadratic_sgd_gaps([[1.0]], [[0.0]], [1.0], 0.1, 1, 3)
     >>> [round(float(v), 12) for v in gaps]
@@ -256,8 +256,8 @@ def quadratic_sgd_path_moments(
     """Exact expectations over single-sample SGD by enumerating all ``N^steps`` index paths.
 
     Every path (probability ``N^{−steps}``) is a row of one ``(N^steps, d)`` tensor, advanced by
-    autograd gradients of ``f_{i_k}`` and :class:`montecarlo.optim.SGD` steps. Returns, for
-    ``k = 0..steps`` (iterate ``w_{k+1}`` in the 1-based indexing of GC Thm 3.2):
+    autograd gradients of ``f_{i_k}`` and :class:`flatstart.montecarlo.optim.SGD` steps.
+    Returns, for ``k = 0..steps`` (iterate ``w_{k+1}`` in the 1-based indexing of GC Thm 3.2):
     ``grad_sq`` ``E‖∇F(w)‖²``, ``gap`` ``E F(w) − F*``, and ``eta`` the largest
     ``−⟨∇f_i(w), ∇f_j(w)⟩`` (i ≠ j) over all iterates of all paths (0 if none is negative).
     Refuses more than 200 000 paths. [derived: exact enumeration]

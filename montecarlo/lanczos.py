@@ -2,8 +2,8 @@
 
 This module is pure linear algebra on a symmetric operator given as a function
 ``apply: (L, P) -> (L, P)`` that acts on ``L`` independent *lanes* at once (one lane per
-network, or per network and probe vector). :mod:`montecarlo.curvature` builds Hessian operators
-and calls it; the tests also call it on explicit matrices.
+network, or per network and probe vector). :mod:`flatstart.montecarlo.curvature` builds Hessian
+operators and calls it; the tests also call it on explicit matrices.
 
 Lanczos [ref: Lanczos 1950; Golub & Van Loan, *Matrix Computations*, 4th ed., §10.1]: from a
 unit vector ``q_1`` build an orthonormal basis ``Q_m = [q_1 .. q_m]`` of the Krylov space

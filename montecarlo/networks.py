@@ -45,10 +45,16 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from montecarlo._checks import check_choice, check_int, check_positive
-from montecarlo.inits import INITS, init_scale, sample_biases, sample_normal, sample_uniform
-from montecarlo.inits import sample_weights as _sample_weights
-from montecarlo.provenance import make_provenance
+from flatstart.montecarlo._checks import check_choice, check_int, check_positive
+from flatstart.montecarlo.inits import (
+    INITS,
+    init_scale,
+    sample_biases,
+    sample_normal,
+    sample_uniform,
+)
+from flatstart.montecarlo.inits import sample_weights as _sample_weights
+from flatstart.montecarlo.provenance import make_provenance
 
 __all__ = [
     "ACTIVATIONS",
@@ -680,7 +686,7 @@ def mlps(
 
     Layer ``l`` computes ``x_l = φ(norm(W_l x_{l-1} + b_l))`` (``+ x_{l-1}`` scaled residual,
     see the module docstring); weights follow ``init`` with torch's fan conventions
-    (:mod:`montecarlo.inits`). [derived: standard definitions, see module docstring]
+    (:mod:`flatstart.montecarlo.inits`). [derived: standard definitions, see module docstring]
 
     Args:
         count: number of independent networks (≥ 1).
@@ -688,7 +694,7 @@ def mlps(
             ``depth`` when ``output_dim is None`` and ``depth − 1`` otherwise.
         depth: number of weight layers ``L`` (the readout included when ``output_dim`` is set).
         activation: ``"linear"``, ``"relu"`` or ``"tanh"``.
-        init: one of :data:`montecarlo.inits.INITS`.
+        init: one of :data:`flatstart.montecarlo.inits.INITS`.
         input_dim: ``n_0``; ``None`` means the first hidden width.
         output_dim: ``None`` (all layers hidden) or the width of a final linear readout.
         bias: add biases (``torch_default``: ``U(±1/√fan_in)``; other inits: zeros).

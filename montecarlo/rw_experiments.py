@@ -1,7 +1,7 @@
 """Measurements on random wide networks for the ``RW`` claims (torch; no theory formulas).
 
 Small, fast measurements that the ``RW`` catalogue claims need and that are not generic enough
-for :mod:`montecarlo.derivatives`:
+for :mod:`flatstart.montecarlo.derivatives`:
 
 * :func:`readout_to_lecun` rescales the readout of He-initialized nets so that it is
   ``N(0, 1/n_L)`` (Hanin's setting: He hidden layers, LeCun readout);
@@ -10,12 +10,12 @@ for :mod:`montecarlo.derivatives`:
   (no norm, no residual) linear/ReLU MLPs by batched matrix products of the activation masks
   and weights;
 * :func:`residual_block_stack`: ``x_l = x_{l-1} + η_l W_2 ReLU(W_1 x_{l-1})`` built from real
-  :func:`montecarlo.networks.mlps` two-layer blocks, returning the layer norms.
+  :func:`flatstart.montecarlo.networks.mlps` two-layer blocks, returning the layer norms.
 
 The two Jacobian helpers are thin wrappers of the public fast path
-:func:`montecarlo.derivatives.input_jacobian` (``method="product"``, the same batched mask
+:func:`flatstart.montecarlo.derivatives.input_jacobian` (``method="product"``, the same batched mask
 products, as fast as the former hand-written versions); its tests compare it with the slow
-module reference :func:`montecarlo.derivatives.input_jacobian_reference`.
+module reference :func:`flatstart.montecarlo.derivatives.input_jacobian_reference`.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from montecarlo._checks import check_int, check_positive
-from montecarlo.derivatives import input_jacobian
-from montecarlo.networks import NetworkBatch, check_device, mlps
+from flatstart.montecarlo._checks import check_int, check_positive
+from flatstart.montecarlo.derivatives import input_jacobian
+from flatstart.montecarlo.networks import NetworkBatch, check_device, mlps
 
 __all__ = [
     "mask_jacobians",
@@ -65,11 +65,11 @@ def readout_to_lecun(nets: NetworkBatch) -> NetworkBatch:
 def scalar_input_gradients(nets: NetworkBatch, x: Any) -> Tensor:
     r"""Gradients ``∂f_k(x)/∂x`` of every network's scalar output at one input ``x``.
 
-    Row ``0`` of :func:`montecarlo.derivatives.input_jacobian` (cotangent products
+    Row ``0`` of :func:`flatstart.montecarlo.derivatives.input_jacobian` (cotangent products
     ``e_1ᵀ ∏ J_l``, one batched pass for all networks) [derived: chain rule]. Returns a
     ``(count, n_0)`` tensor; ``x`` has shape ``(n_0,)`` or ``(1, n_0)``.
 
-    >>> from montecarlo.networks import chains
+    >>> from flatstart.montecarlo.networks import chains
     >>> c = chains(count=3, depth=2, sigma=1.0, seed=0)
     >>> g = scalar_input_gradients(c, torch.ones(1))
     >>> p = c.parameters()
@@ -90,8 +90,8 @@ def mask_jacobians(nets: NetworkBatch, x: Any) -> Tensor:
     For a bias-free plain MLP ``x_l = φ(W_l x_{l-1})`` (``φ`` linear or ReLU, no norm, no
     residual) the chain rule gives ``J = ∏ D_l W_l`` with ``D_l = diag(φ'(W_l x_{l-1}))``
     (``1[h > 0]`` for ReLU; the identity for a linear readout) [derived: chain rule], evaluated
-    by :func:`montecarlo.derivatives.input_jacobian` (``method="product"``), which is tested
-    against the module reference ``input_jacobian_reference``.
+    by :func:`flatstart.montecarlo.derivatives.input_jacobian` (``method="product"``), which is
+    tested against the module reference ``input_jacobian_reference``.
 
     >>> nets = mlps(count=2, width=3, depth=2, seed=0)
     >>> mask_jacobians(nets, torch.ones(3)).shape
@@ -118,7 +118,7 @@ def residual_block_stack(
 ) -> np.ndarray:
     r"""Squared norms ``‖x_l‖²`` of ``x_l = x_{l-1} + η_l W_2^{(l)} ReLU(W_1^{(l)} x_{l-1})``.
 
-    Each block is a real two-layer :func:`montecarlo.networks.mlps` batch (``count`` nets,
+    Each block is a real two-layer :func:`flatstart.montecarlo.networks.mlps` batch (``count`` nets,
     input ``width``, hidden ``inner``, linear readout ``width``) with ``W_1 ~ N(0, 2/width)``
     (He) and ``W_2 ~ N(0, 1/inner)`` (He readout rescaled by :func:`readout_to_lecun`); block
     ``l`` uses seed ``seed + l`` and its own generator, so blocks are independent

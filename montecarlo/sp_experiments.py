@@ -8,9 +8,9 @@ backward pass: the ``count`` networks are replicated ``K`` times (``nets.select`
 repeated indices) and replica ``(c, k)`` gets its own input batch ``x[k]`` (a
 ``(count·K, B, d)`` input); the loss of replica ``(c, k)`` depends only on its own parameter
 slice, so the gradient of the summed losses is, slice by slice, the gradient of network ``c``
-on batch ``k`` [derived, as in :mod:`montecarlo.training`].  With ``B = 1`` this gives exact
-per-sample gradients (for networks without batch-norm) and is much faster on a CPU than the
-``vmap``-over-``vjp`` route of :func:`montecarlo.confusion.per_sample_gradients`.
+on batch ``k`` [derived, as in :mod:`flatstart.montecarlo.training`].  With ``B = 1`` this gives
+exact per-sample gradients (for networks without batch-norm) and is much faster on a CPU than the
+``vmap``-over-``vjp`` route of :func:`flatstart.montecarlo.confusion.per_sample_gradients`.
 :func:`batch_gradients_reference` is the slow loop (one backward pass per batch).
 
 **Fixed-point SNR** (:func:`fixed_point_snr`).  At fixed parameters ``θ`` draw ``R``
@@ -19,15 +19,15 @@ by default, independently for every batch; ``replacement=False`` draws each batc
 uniformly random ``B``-subset, batches still independent of each other), and record per
 replication ``r`` and layer ``l`` (every network draws its own batches, so networks and
 replications are all independent) the statistics of
-:func:`montecarlo.phases.snr_from_batch_gradients`: ``A_{r,l} = ‖ḡ_l‖²`` and
+:func:`flatstart.montecarlo.phases.snr_from_batch_gradients`: ``A_{r,l} = ‖ḡ_l‖²`` and
 ``C_{r,l} = tr Ĉ_l`` (divisor ``M − 1``).  The exact per-layer ``|G_l|²``, ``tr Σ_l``
 (divisor ``N``) and ``B_simple,l`` of the full data set come from
-:func:`montecarlo.confusion.noise_scale` on exact per-sample gradients.
+:func:`flatstart.montecarlo.confusion.noise_scale` on exact per-sample gradients.
 
 **SNR over training** (:func:`snr_training`).  Plain SGD (no momentum: the optimizer is
 stateless, so training epoch by epoch is the same as one run), one seeded permutation per
-epoch; per epoch the per-layer SNR of :func:`montecarlo.phases.gradient_snr` (the ``M = n //
-B`` batch gradients SGD used, at the moving iterate) and the exact noise scale at the
+epoch; per epoch the per-layer SNR of :func:`flatstart.montecarlo.phases.gradient_snr` (the ``M = n
+// B`` batch gradients SGD used, at the moving iterate) and the exact noise scale at the
 parameters at the *start* of the epoch (and at the end of training).
 """
 
@@ -40,11 +40,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from montecarlo._checks import check_choice, check_int, check_positive
-from montecarlo.confusion import NoiseScale, layer_groups, noise_scale
-from montecarlo.data import Dataset, as_dataset
-from montecarlo.phases import gradient_snr, snr_from_batch_gradients
-from montecarlo.training import LOSSES, loss_and_grads, network_losses, per_sample_losses
+from flatstart.montecarlo._checks import check_choice, check_int, check_positive
+from flatstart.montecarlo.confusion import NoiseScale, layer_groups, noise_scale
+from flatstart.montecarlo.data import Dataset, as_dataset
+from flatstart.montecarlo.phases import gradient_snr, snr_from_batch_gradients
+from flatstart.montecarlo.training import LOSSES, loss_and_grads, network_losses, per_sample_losses
 
 __all__ = [
     "FixedPointSNR",
@@ -65,7 +65,8 @@ _MAX_REPLICA_ELEMENTS = 4_000_000  # activations per chunk of replicas (memory g
 
 def _theta(nets: Any, params: Sequence[Tensor] | None) -> list[Tensor]:
     if not hasattr(nets, "forward") or not hasattr(nets, "select"):
-        raise TypeError(f"nets must be a NetworkBatch (montecarlo.networks.mlps/chains), got "
+        raise TypeError(f"nets must be a NetworkBatch "
+                        f"(flatstart.montecarlo.networks.mlps/chains), got "
                         f"{type(nets).__name__}")
     return [p.detach() for p in (nets.parameters() if params is None else params)]
 
@@ -81,7 +82,7 @@ def replica_gradients(
     ``k`` (see the module docstring; computed in chunks of replicas to bound memory).  Not for
     batch-norm networks with ``B = 1``.
 
-    >>> from montecarlo.networks import mlps
+    >>> from flatstart.montecarlo.networks import mlps
     >>> nets = mlps(2, 4, 2, input_dim=3, output_dim=1, seed=0)
     >>> x = torch.randn(5, 2, 3, dtype=torch.float64); y = torch.randn(5, 2, 1, dtype=torch.float64)
     >>> [tuple(g.shape) for g in replica_gradients(nets, x, y)]
@@ -118,12 +119,14 @@ def per_sample_gradients_replica(
     params: Sequence[Tensor] | None = None,
 ) -> list[Tensor]:
     """Exact per-sample gradients ``(count, N, *shape)`` via :func:`replica_gradients` with
-    batches of one sample (same result as :func:`montecarlo.confusion.per_sample_gradients`
+    batches of one sample (same result as
+    :func:`flatstart.montecarlo.confusion.per_sample_gradients`
     for networks without batch-norm)."""
     ds = as_dataset(data)
     if getattr(nets, "norm", None) == "batch":
         raise ValueError("per_sample_gradients_replica: batch-norm networks have no "
-                         "single-sample gradients; use montecarlo.confusion.per_sample_gradients")
+                         "single-sample gradients; use "
+                         "flatstart.montecarlo.confusion.per_sample_gradients")
     return replica_gradients(nets, ds.x[:, None, :], ds.y[:, None, :], loss, params)
 
 
@@ -167,8 +170,9 @@ def exact_noise_scale(
     nets: Any, data: Dataset | tuple[Tensor, Tensor], loss: str = "mse",
     params: Sequence[Tensor] | None = None,
 ) -> NoiseScale:
-    """:func:`montecarlo.confusion.noise_scale` (``ddof = 0``) from exact per-sample gradients
-    (:func:`per_sample_gradients_layerwise`, or the replica route for layer-norm networks):
+    """:func:`flatstart.montecarlo.confusion.noise_scale` (``ddof = 0``) from exact
+    per-sample gradients (:func:`per_sample_gradients_layerwise`, or the replica route for
+    layer-norm networks):
     ``B_simple,l = tr Σ_l / |G_l|²`` per network and layer."""
     if getattr(nets, "norm", None) is None:
         grads = per_sample_gradients_layerwise(nets, data, loss, params)
@@ -323,7 +327,7 @@ class SNRTraining:
 
     Attributes:
         snr, mean_sq, trace_cov: ``(count, epochs, n_layers)`` as in
-            :class:`montecarlo.phases.SNRHistory`.
+            :class:`flatstart.montecarlo.phases.SNRHistory`.
         b_simple: ``(count, epochs + 1, n_layers)`` exact ``B_simple,l`` at the start of
             every epoch and at the end of training.
         losses: ``(epochs + 1, count)`` full-data loss at the same points.
@@ -348,7 +352,7 @@ def snr_training(
 ) -> SNRTraining:
     """Plain SGD for ``epochs`` epochs recording per-layer SNR and exact ``B_simple,l``.
 
-    Epoch ``e`` runs :func:`montecarlo.phases.gradient_snr` for one epoch from the current
+    Epoch ``e`` runs :func:`flatstart.montecarlo.phases.gradient_snr` for one epoch from the current
     parameters with batch-order seed ``seed · 100003 + e`` (SGD is stateless, so this is one
     continuous run); the noise scale is measured before each epoch and after the last.
     """

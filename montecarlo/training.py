@@ -1,9 +1,9 @@
 """Batched training of many independent networks, and saddle-escape times.
 
-All networks of a :class:`~montecarlo.networks.NetworkBatch` are trained at once: the loss of
-network ``k`` depends only on its own parameters, so the gradient of the *sum* of the
+All networks of a :class:`~flatstart.montecarlo.networks.NetworkBatch` are trained at once: the loss
+of network ``k`` depends only on its own parameters, so the gradient of the *sum* of the
 per-network losses is, slice by slice, every network's own gradient; the optimizers of
-:mod:`montecarlo.optim` then update all slices elementwise.  Every network sees the same
+:mod:`flatstart.montecarlo.optim` then update all slices elementwise.  Every network sees the same
 mini-batch sequence (seeded), so training ``k`` networks together equals training each alone
 (:func:`train_reference` is the loop over networks with ``torch.optim`` that checks this).
 
@@ -13,8 +13,8 @@ Losses (per network, averaged over the batch and the output coordinates):
 ``"logistic"``: ``mean log(1 + e^{−y f})`` for labels ``y ∈ {±1}``.
 
 >>> import torch
->>> from montecarlo.networks import mlps
->>> from montecarlo.data import teacher_dataset
+>>> from flatstart.montecarlo.networks import mlps
+>>> from flatstart.montecarlo.data import teacher_dataset
 >>> nets = mlps(4, 8, 2, input_dim=3, output_dim=1, seed=0)
 >>> h = train(nets, teacher_dataset(32, 3, seed=1), "adam", lr=1e-2, steps=20, batch_size=8)
 >>> tuple(h.losses.shape), bool((h.final_loss < h.initial_loss).all())
@@ -31,9 +31,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from montecarlo._checks import check_choice, check_int, check_positive
-from montecarlo.data import Dataset, as_dataset, batch_indices
-from montecarlo.optim import make_optimizer, torch_reference_optimizer
+from flatstart.montecarlo._checks import check_choice, check_int, check_positive
+from flatstart.montecarlo.data import Dataset, as_dataset, batch_indices
+from flatstart.montecarlo.optim import make_optimizer, torch_reference_optimizer
 
 __all__ = [
     "LOSSES",
@@ -139,7 +139,7 @@ class TrainHistory:
 def _check_nets(nets: Any) -> None:
     if not hasattr(nets, "forward") or not hasattr(nets, "parameters"):
         raise TypeError(
-            f"nets must be a NetworkBatch (montecarlo.networks.mlps/chains), got "
+            f"nets must be a NetworkBatch (flatstart.montecarlo.networks.mlps/chains), got "
             f"{type(nets).__name__}"
         )
 
@@ -213,8 +213,8 @@ def train(
 
     Args:
         nets: a ``NetworkBatch``.
-        data: a :class:`~montecarlo.data.Dataset` or an ``(x, y)`` pair.
-        optimizer: one of :data:`montecarlo.optim.OPTIMIZERS`.
+        data: a :class:`~flatstart.montecarlo.data.Dataset` or an ``(x, y)`` pair.
+        optimizer: one of :data:`flatstart.montecarlo.optim.OPTIMIZERS`.
         lr: learning rate (> 0; tensor ``(count,)`` for per-network rates); ``None`` = torch's
             default for that optimizer.
         steps: number of updates (≥ 1).

@@ -1,10 +1,10 @@
 """Measurements for the second half of the VC claims: Hessians, escape times, residual chains,
 normalized nets.
 
-Thin wrappers around real torch objects (:func:`montecarlo.networks.chains`,
-:func:`montecarlo.networks.mlps`, :func:`montecarlo.curvature.dense_hessian`,
-:mod:`montecarlo.optim`) that return plain numpy arrays (what a claim's ``simulate`` caches).
-No theory is used here.
+Thin wrappers around real torch objects (:func:`flatstart.montecarlo.networks.chains`,
+:func:`flatstart.montecarlo.networks.mlps`, :func:`flatstart.montecarlo.curvature.dense_hessian`,
+:mod:`flatstart.montecarlo.optim`) that return plain numpy arrays (what a claim's ``simulate``
+caches). No theory is used here.
 
 * :func:`chain_hessian_samples`: dense Hessians of ``ℓ = ½(f(x) − y)²`` of many width-1 chains
   (batched HVPs on the cached double-backward graph), their eigenvalues, traces and the
@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from montecarlo._checks import check_choice, check_int, check_positive, check_real
-from montecarlo.curvature import dense_hessian, flat_function_batch
-from montecarlo.networks import chains, mlps
-from montecarlo.optim import make_optimizer
+from flatstart.montecarlo._checks import check_choice, check_int, check_positive, check_real
+from flatstart.montecarlo.curvature import dense_hessian, flat_function_batch
+from flatstart.montecarlo.networks import chains, mlps
+from flatstart.montecarlo.optim import make_optimizer
 
 __all__ = [
     "ChainHessianSamples",
@@ -78,9 +78,9 @@ def chain_hessian_samples(
 ) -> ChainHessianSamples:
     """Dense Hessians of ``count`` linear chains with ``N(0, σ²)`` weights (real torch nets).
 
-    The chains come from :func:`~montecarlo.networks.chains` (float64); the Hessian of
-    ``ℓ = ½(f(x) − y)²`` is :func:`~montecarlo.curvature.dense_hessian` (``L`` batched HVPs,
-    autograd double backward), symmetrized and diagonalized with ``torch.linalg.eigvalsh``;
+    The chains come from :func:`~flatstart.montecarlo.networks.chains` (float64); the Hessian of
+    ``ℓ = ½(f(x) − y)²`` is :func:`~flatstart.montecarlo.curvature.dense_hessian` (``L`` batched
+    HVPs, autograd double backward), symmetrized and diagonalized with ``torch.linalg.eigvalsh``;
     the gradient by autograd. [derived: definitions]
 
     >>> r = chain_hessian_samples(3, 2, seed=0)
@@ -174,8 +174,8 @@ def saddle_escape_steps(
     """Steps a torch optimizer needs to leave ``|θ| < R`` on ``f_k(θ) = −(λ_k/2) θ²``.
 
     One scalar parameter per ``λ_k`` (a ``(count, 1)`` float64 tensor), gradients by autograd
-    of ``Σ_k f_k``, updates by :func:`montecarlo.optim.make_optimizer` (torch.optim's rules).
-    ``T_k = min{t : |θ_t| ≥ R}``; runs not escaped after ``max_steps`` updates are censored
+    of ``Σ_k f_k``, updates by :func:`flatstart.montecarlo.optim.make_optimizer` (torch.optim's
+    rules). ``T_k = min{t : |θ_t| ≥ R}``; runs not escaped after ``max_steps`` updates are censored
     (``steps = max_steps``, ``censored = True``). [derived: definitions]
 
     Returns:
@@ -210,7 +210,7 @@ def saddle_escape_steps_reference(
     radius: float = 1.0, max_steps: int = 10_000, **opt_kwargs: Any,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Slow reference: one ``torch.optim`` optimizer and one scalar leaf per λ, in a loop."""
-    from montecarlo.optim import torch_reference_optimizer
+    from flatstart.montecarlo.optim import torch_reference_optimizer
 
     lam, th0, r, max_steps = _escape_setup(lams, theta0, radius, max_steps, "cpu")
     steps, cens = [], []
@@ -243,7 +243,7 @@ def residual_chain_outputs(
 ) -> np.ndarray:
     """``f(x) = ∏_l (1 + α w_l) x`` of ``count`` linear residual chains (real torch nets).
 
-    Built by :func:`~montecarlo.networks.chains` with ``residual=α`` (every layer
+    Built by :func:`~flatstart.montecarlo.networks.chains` with ``residual=α`` (every layer
     ``x_l = x_{l-1} + α w_l x_{l-1}``); ``N(0, σ²)`` (``sigma``) or ``U(−a, a)`` (``bound``)
     weights. Returns float64 ``(count,)``.
 
@@ -273,7 +273,7 @@ def normalized_sq_norms(
 ) -> np.ndarray:
     """``‖x_L‖²/n`` of ``count`` bias-free ReLU MLPs of width ``n`` (real torch nets).
 
-    :func:`~montecarlo.networks.mlps` with ``input_dim = width``, every layer hidden
+    :func:`~flatstart.montecarlo.networks.mlps` with ``input_dim = width``, every layer hidden
     (``x_l = relu(norm(W_l x_{l-1}))``, ``norm`` = ``"layer"``, ``"batch"`` or ``None``; the
     affine map of the norm at its init ``γ = 1, β = 0``), evaluated on the input
     ``x_0 = (1, …, 1)`` (``‖x_0‖²/n = 1``). Batch norm needs a batch: ``x_0`` and ``width − 1``

@@ -1,7 +1,8 @@
 """Measurements for the vanishing-curvature (VC) claims: chains and wide nets, chunked.
 
-Thin, memory-bounded wrappers around :func:`montecarlo.networks.chains`,
-:func:`montecarlo.networks.mlps` and :func:`montecarlo.derivatives.chain_gradients` that return
+Thin, memory-bounded wrappers around :func:`flatstart.montecarlo.networks.chains`,
+:func:`flatstart.montecarlo.networks.mlps` and
+:func:`flatstart.montecarlo.derivatives.chain_gradients` that return
 plain numpy arrays (what a claim's ``simulate`` caches). No theory is used here.
 
 Chunking: a request whose parameter tensor would exceed ``max_elements`` float64 numbers is
@@ -18,9 +19,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from montecarlo._checks import check_choice, check_int, check_real
-from montecarlo.derivatives import chain_gradients
-from montecarlo.networks import chains, mlps
+from flatstart.montecarlo._checks import check_choice, check_int, check_real
+from flatstart.montecarlo.derivatives import chain_gradients
+from flatstart.montecarlo.networks import chains, mlps
 
 __all__ = [
     "ChainSamples",
@@ -94,9 +95,11 @@ def chain_samples(
     device: str = "cpu",
     max_elements: int = MAX_ELEMENTS,
 ) -> ChainSamples:
-    """Build ``count`` chains (:func:`~montecarlo.networks.chains`, float64) and differentiate.
+    """Build ``count`` chains (:func:`~flatstart.montecarlo.networks.chains`, float64) and
+    differentiate.
 
-    One forward and one backward pass per chunk (:func:`~montecarlo.derivatives.chain_gradients`
+    One forward and one backward pass per chunk
+    (:func:`~flatstart.montecarlo.derivatives.chain_gradients`
     with target 0); exactly one of ``init``/``sigma``/``bound`` sets the weight law.
 
     >>> r = chain_samples(4, 3, sigma=1.0, layers=(1,), seed=0)
@@ -137,8 +140,8 @@ def norm_ratios(
 ) -> np.ndarray:
     r"""``‖x_L‖² / ‖x_0‖²`` of ``count`` independent bias-free width-``n`` networks.
 
-    Networks from :func:`~montecarlo.networks.mlps` with ``input_dim = width``, every layer
-    ``x_l = φ(W_l x_{l-1})`` (no readout), evaluated on the fixed unit input
+    Networks from :func:`~flatstart.montecarlo.networks.mlps` with ``input_dim = width``, every
+    layer ``x_l = φ(W_l x_{l-1})`` (no readout), evaluated on the fixed unit input
     ``x_0 = (1, …, 1)/√n``. Returns float64 ``(count,)`` (exact zeros for dead ReLU nets).
 
     >>> r = norm_ratios(3, 4, 2, seed=0)

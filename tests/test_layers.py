@@ -13,9 +13,13 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 FORBIDDEN = {
-    "theory": {"torch", "montecarlo", "validation"},
-    "montecarlo": {"theory", "validation"},
+    "theory": {"torch", "flatstart.montecarlo", "flatstart.validation"},
+    "montecarlo": {"flatstart.theory", "flatstart.validation"},
 }
+
+
+def _forbidden(name: str, banned: set[str]) -> bool:
+    return any(name == b or name.startswith(b + ".") for b in banned)
 
 
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
@@ -29,9 +33,11 @@ def test_static_imports_respect_layers(package: str) -> None:
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module]
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level > 0:
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} relative import")
             for name in names:
-                if name.split(".")[0] in FORBIDDEN[package]:
+                if _forbidden(name, FORBIDDEN[package]):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {name}")
     assert not offenders, "layering broken:\n" + "\n".join(offenders)
 
@@ -39,10 +45,12 @@ def test_static_imports_respect_layers(package: str) -> None:
 def test_theory_imports_without_torch() -> None:
     """Importing every theory module in a fresh interpreter never loads torch."""
     code = (
-        "import importlib, pkgutil, sys, theory\n"
-        "for m in pkgutil.walk_packages(theory.__path__, 'theory.'):\n"
+        "import importlib, pkgutil, sys\n"
+        "from flatstart import theory\n"
+        "for m in pkgutil.walk_packages(theory.__path__, 'flatstart.theory.'):\n"
         "    importlib.import_module(m.name)\n"
-        "bad = [m for m in ('torch', 'montecarlo', 'validation') if m in sys.modules]\n"
+        "bad = [m for m in ('torch', 'flatstart.montecarlo', 'flatstart.validation')\n"
+        "       if m in sys.modules]\n"
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

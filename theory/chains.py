@@ -12,13 +12,14 @@ Loss ``ℓ = ½ (f − y)²``, residual ``r = f − y``, ``P_{-i} = ∏_{k≠i} 
 ``H_ij = x² P_{-i} P_{-j} + r x P_{-ij} = 2x² w_i w_j P_{-ij}² − x y P_{-ij}`` (``i ≠ j``).
 With ``y = 0`` every one of these is ``± c ∏_k |w_k|^{e_k}``, a product of independent powers
 of the weights. For linear chains the laws are :class:`ChainProduct` objects, i.e.
-:class:`theory.products.Product` objects built from :mod:`theory.laws` factors (``Normal(σ)``,
-``Uniform(−a, a)``, their squares, the constant ``|x|`` absorbed into one factor's scale), with
-the full Law API (``pdf cdf sf quantile median moment log_cumulant mellin sympy_pdf sample abs``,
+:class:`flatstart.theory.products.Product` objects built from :mod:`flatstart.theory.laws` factors
+(``Normal(σ)``, ``Uniform(−a, a)``, their squares, the constant ``|x|`` absorbed into one factor's
+scale), with the full Law API (``pdf cdf sf quantile median moment log_cumulant mellin sympy_pdf
+sample abs``,
 ``method=``, ``dps=``, ``info=``). ReLU chains (sign constraints and an atom at 0) and the
 degenerate constants (``L = 1``: ``∂f/∂w_1 = x``, ``H_11 = x²``) return
-:class:`theory.wide.LogProductLaw`, an independent Gil-Pelaez/FFT engine that also serves as the
-cross-check of the Mellin engine (``engine="logproduct"``).
+:class:`flatstart.theory.wide.LogProductLaw`, an independent Gil-Pelaez/FFT engine that also serves
+as the cross-check of the Mellin engine (``engine="logproduct"``).
 
 ReLU chain [derived]: with ``x > 0`` the chain is alive iff ``w_1, …, w_{L-1} > 0`` (``x < 0``:
 ``w_1 < 0`` and the others positive); alive, ``f = P x`` locally and all derivatives equal the
@@ -37,11 +38,17 @@ import numpy as np
 import sympy as sp
 from scipy import integrate, optimize, special, stats
 
-from theory._checks import check_choice, check_int, check_positive, check_probability, check_real
-from theory.inits import INITS, weight_spec
-from theory.laws import Law, Normal, Uniform
-from theory.products import Product
-from theory.wide import LogFactor, LogProductLaw
+from flatstart.theory._checks import (
+    check_choice,
+    check_int,
+    check_positive,
+    check_probability,
+    check_real,
+)
+from flatstart.theory.inits import INITS, weight_spec
+from flatstart.theory.laws import Law, Normal, Uniform
+from flatstart.theory.products import Product
+from flatstart.theory.wide import LogFactor, LogProductLaw
 
 __all__ = [
     "BERRY_ESSEEN_C",
@@ -201,21 +208,22 @@ FAST_PATH_MIN_POINTS = 64
 
 
 class ChainProduct(Product):
-    r"""A :class:`theory.products.Product` with the chain attributes ``atom`` and ``sign``.
+    r"""A :class:`flatstart.theory.products.Product` with the chain attributes ``atom`` and
+    ``sign``.
 
     Same law and API as the Product (Mellin calculus [ref: Springer & Thompson 1970]); adds
     ``atom = P(X = 0)`` (the ``p0`` of the product) and ``sign`` (``"symmetric"``,
     ``"positive"``, ``"negative"`` or ``"mixed"``), the attributes of
-    :class:`theory.wide.LogProductLaw`, so both engines can be used interchangeably.
+    :class:`flatstart.theory.wide.LogProductLaw`, so both engines can be used interchangeably.
 
     Fast path: a plain ``cdf(x)``, ``sf(x)`` or ``pdf(x)`` call (no keyword arguments) on more
     than :data:`FAST_PATH_MIN_POINTS` points is evaluated by ``twin``, the same law as a
-    :class:`theory.wide.LogProductLaw` (FFT/Gil-Pelaez on one grid: ~1000× faster than the
+    :class:`flatstart.theory.wide.LogProductLaw` (FFT/Gil-Pelaez on one grid: ~1000× faster than the
     pointwise Mellin inversion for KS tests on 10⁴ samples); the two engines agree to ``1e-9``
     (tested). Any keyword (``method=``, ``dps=``, ``info=``), fewer points, or a twin failure
     uses the Product engine.
 
-    >>> from theory.laws import Normal
+    >>> from flatstart.theory.laws import Normal
     >>> law = ChainProduct([(Normal(1.0), 2)])
     >>> law.atom, law.sign
     (0.0, 'symmetric')
@@ -272,7 +280,7 @@ class NeuralChain:
 
     Args:
         depth: ``L >= 1``.
-        init: an init name from :data:`theory.inits.INITS` evaluated at
+        init: an init name from :data:`flatstart.theory.inits.INITS` evaluated at
             ``fan_in = fan_out = 1`` (Xavier ``N(0,1)``, He ``N(0,2)``, Xavier-uniform
             ``U(±√3)``, torch default ``U(±1)``); ``"orthogonal"`` is rejected (``w = ±gain``
             is deterministic in modulus).
@@ -329,7 +337,7 @@ class NeuralChain:
         return self.scale if self.family == "normal" else self.scale / math.sqrt(3.0)
 
     def _weight(self, c: float = 1.0) -> Law:
-        """Law of ``c·w`` (``c > 0``) as a :mod:`theory.laws` object."""
+        """Law of ``c·w`` (``c > 0``) as a :mod:`flatstart.theory.laws` object."""
         if self.family == "normal":
             return Normal(self.scale * c)
         return Uniform(-self.scale * c, self.scale * c)
@@ -419,7 +427,7 @@ class NeuralChain:
         Linear chain: ``(|x| w_1) · w_2 ⋯ w_L`` as a :class:`ChainProduct` of
         ``Normal(σ|x|), Normal(σ)^{×(L−1)}`` (uniform: ``Uniform(∓a|x|)``, ``Uniform(∓a)``)
         (the sign of ``x`` is irrelevant: the law is symmetric). ReLU, or
-        ``engine="logproduct"``: :class:`theory.wide.LogProductLaw`.
+        ``engine="logproduct"``: :class:`flatstart.theory.wide.LogProductLaw`.
 
         >>> float(NeuralChain(2, sigma=1.0).output_law().cdf(0.0))
         0.5
@@ -451,7 +459,7 @@ class NeuralChain:
         Returned type: linear chains give a :class:`ChainProduct` (``of="output"``:
         ``(|x|w) · w^{×(L−2)}``; ``of="loss"``: ``(x²w) · (w²)^{×(L−1)}``); ReLU chains, the
         constant (``L = 1``, ``of="output"``) and ``engine="logproduct"`` give a
-        :class:`theory.wide.LogProductLaw`.
+        :class:`flatstart.theory.wide.LogProductLaw`.
 
         Raises:
             ValueError: ``layer`` outside ``1..L``; ``of="loss"`` with ``y ≠ 0`` (then
@@ -488,7 +496,7 @@ class NeuralChain:
         Returned type: linear chains give a :class:`ChainProduct` (``H_ii``:
         ``(|x|w)² · (w²)^{×(L−2)}``; ``H_ij``: ``(√2|x|w)(√2|x|w) · (w²)^{×(L−2)}``); ReLU chains,
         the constant ``H_11 = x²`` of ``L = 1`` and ``engine="logproduct"`` give a
-        :class:`theory.wide.LogProductLaw`.
+        :class:`flatstart.theory.wide.LogProductLaw`.
 
         >>> NeuralChain(2, sigma=1.0).hessian_entry_law(1, 1).sign
         'positive'

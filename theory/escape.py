@@ -45,7 +45,7 @@ import scipy.special as sc
 import scipy.stats as st
 from numpy.typing import ArrayLike, NDArray
 
-from theory._checks import check_choice, check_int, check_positive, check_probability
+from flatstart.theory._checks import check_choice, check_int, check_positive, check_probability
 
 __all__ = [
     "EULER_GAMMA",
@@ -565,7 +565,8 @@ def log_median_pair_product(
         return n * k1 - k3 / (6.0 * k2)
     if method == "exact":
         raise ValueError(
-            "method='exact' is not implemented for law='normal' here (use theory.products for "
+            "method='exact' is not implemented for law='normal' here (use "
+            "flatstart.theory.products for "
             "the Meijer-G median); choose 'leading' or 'cornish_fisher'"
         )
     if method == "leading":

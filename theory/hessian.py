@@ -1,6 +1,6 @@
 r"""Hessian of the loss of a neural chain at init: moments, exact entry laws and tail bounds.
 
-Chain, loss and notation as in :mod:`theory.chains`. With ``v_i = 1/w_i`` [derived, VC §3]
+Chain, loss and notation as in :mod:`flatstart.theory.chains`. With ``v_i = 1/w_i`` [derived, VC §3]
 
 ``H = x² P² v vᵀ + r x P (v vᵀ − diag(v²))``, ``tr H = x² Σ_i P_{-i}² ≥ 0``.
 
@@ -27,8 +27,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from theory._checks import check_choice, check_positive, check_probability
-from theory.chains import ChainMoments, NeuralChain
+from flatstart.theory._checks import check_choice, check_positive, check_probability
+from flatstart.theory.chains import ChainMoments, NeuralChain
 
 __all__ = [
     "entry_tail_probability",
@@ -50,7 +50,8 @@ def _y0(chain: NeuralChain) -> NeuralChain:
 
 def _check_chain(chain: Any) -> NeuralChain:
     if not isinstance(chain, NeuralChain):
-        raise TypeError(f"chain must be a theory.chains.NeuralChain, got {type(chain).__name__}")
+        raise TypeError(f"chain must be a flatstart.theory.chains.NeuralChain, got "
+                        f"{type(chain).__name__}")
     if chain.x == 0:
         raise ValueError("chain.x must be nonzero (x = 0 gives H = 0)")
     return chain

@@ -31,7 +31,7 @@ module does not model (the chains and wide nets here are bias-free).
 unit sphere of ``R^max``], but the entries are *not* independent, so there is no iid weight
 law: :func:`weight_law` raises ``ValueError`` for it. For a width-1 chain an orthogonal
 "matrix" is ``±g``: ``|P| = g^L`` is deterministic, so the chain laws are degenerate and
-:class:`theory.chains.NeuralChain` rejects ``init="orthogonal"`` too.
+:class:`flatstart.theory.chains.NeuralChain` rejects ``init="orthogonal"`` too.
 
 Width-1 chain values (``n_in = n_out = 1``): Xavier ``N(0, 1)``, He ``N(0, 2)``,
 Xavier-uniform ``U(±√3)``, LeCun ``N(0, 1)``, torch default ``U(±1)``.
@@ -43,7 +43,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from theory._checks import check_choice, check_int, check_positive
+from flatstart.theory._checks import check_choice, check_int, check_positive
 
 __all__ = [
     "INITS",
@@ -142,7 +142,7 @@ def weight_variance(init: str, fan_in: int, fan_out: int, gain: float = 1.0) -> 
 
 
 def weight_law(init: str, fan_in: int, fan_out: int, gain: float = 1.0) -> Any:
-    """The law of one weight entry as a :mod:`theory.laws` object.
+    """The law of one weight entry as a :mod:`flatstart.theory.laws` object.
 
     Returns ``Normal(sigma)`` for the ``*_normal`` schemes and ``Uniform(-a, a)`` for the
     ``*_uniform`` schemes and ``torch_default`` (formulas in the module table) [ref].
@@ -162,7 +162,7 @@ def weight_law(init: str, fan_in: int, fan_out: int, gain: float = 1.0) -> Any:
             "width-1 layer the weight is ±gain); use weight_variance() for the per-entry "
             "variance"
         )
-    from theory import laws  # local import: laws is written by another module owner
+    from flatstart.theory import laws  # local import: laws is written by another module owner
 
     if spec.family == "normal":
         return laws.Normal(spec.scale)

@@ -20,7 +20,7 @@ sums; ``M_{cX}(s) = c^{s-1} M_X(s)`` (``c > 0``); ``M_{X^a}(s) = M_X(a(s-1)+1)``
 
 Every law is usable as a one-factor product: ``pdf``, ``cdf``, ``sf``, ``quantile``, ``median``,
 ``moment``, ``log_cumulant``, ``mellin``, ``sympy_pdf`` and ``sample`` are defined on
-:class:`Law` and evaluated by :mod:`theory.products`.
+:class:`Law` and evaluated by :mod:`flatstart.theory.products`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import sympy as sp
 from numpy.typing import NDArray
 from scipy.special import loggamma
 
-from theory._checks import check_int, check_positive, check_probability, check_real
+from flatstart.theory._checks import check_int, check_positive, check_probability, check_real
 
 __all__ = [
     "Beta",
@@ -297,7 +297,7 @@ class Law:
     # ---- algebra ---------------------------------------------------------------------------
     def __mul__(self, other: Any) -> Law:
         if isinstance(other, Law):
-            from theory.products import product
+            from flatstart.theory.products import product
 
             return product([self, other])
         c = check_real("c", other)
@@ -328,28 +328,29 @@ class Law:
             return PointMass(0.0)
         return Mixture([(1.0 - p, self), (p, PointMass(0.0))])
 
-    # ---- evaluation (delegated to theory.products) -----------------------------------------
+    # ---- evaluation (delegated to flatstart.theory.products) -----------------------
     def pdf(self, x: Any, **kw: Any) -> Any:
-        """Density of the continuous part (atoms excluded); see ``theory.products.evaluate``."""
-        from theory.products import evaluate
+        """Density of the continuous part (atoms excluded); see
+        ``flatstart.theory.products.evaluate``."""
+        from flatstart.theory.products import evaluate
 
         return evaluate(self, "pdf", x, **kw)
 
     def cdf(self, x: Any, **kw: Any) -> Any:
-        """``P(X ≤ x)``. See :func:`theory.products.evaluate`."""
-        from theory.products import evaluate
+        """``P(X ≤ x)``. See :func:`flatstart.theory.products.evaluate`."""
+        from flatstart.theory.products import evaluate
 
         return evaluate(self, "cdf", x, **kw)
 
     def sf(self, x: Any, **kw: Any) -> Any:
         """``P(X > x)``, computed directly (relative accuracy in the upper tail)."""
-        from theory.products import evaluate
+        from flatstart.theory.products import evaluate
 
         return evaluate(self, "sf", x, **kw)
 
     def quantile(self, q: Any, **kw: Any) -> Any:
-        """Smallest ``x`` with ``P(X ≤ x) ≥ q``. See :func:`theory.products.quantile`."""
-        from theory.products import quantile
+        """Smallest ``x`` with ``P(X ≤ x) ≥ q``. See :func:`flatstart.theory.products.quantile`."""
+        from flatstart.theory.products import quantile
 
         return quantile(self, q, **kw)
 
@@ -358,21 +359,22 @@ class Law:
         return self.quantile(0.5, **kw)
 
     def moment(self, s: Any, **kw: Any) -> Any:
-        """``E|X|^s`` exactly. See :func:`theory.products.moment`."""
-        from theory.products import moment
+        """``E|X|^s`` exactly. See :func:`flatstart.theory.products.moment`."""
+        from flatstart.theory.products import moment
 
         return moment(self, s, **kw)
 
     def log_cumulant(self, k: Any, **kw: Any) -> Any:
-        """k-th cumulant of ``log|X|`` given ``X ≠ 0``. See :func:`theory.products.log_cumulant`."""
-        from theory.products import log_cumulant
+        """k-th cumulant of ``log|X|`` given ``X ≠ 0``. See
+        :func:`flatstart.theory.products.log_cumulant`."""
+        from flatstart.theory.products import log_cumulant
 
         return log_cumulant(self, k, **kw)
 
     def mellin(self, s: Any = None) -> sp.Expr:
         """Symbolic ``E[|X|^{s-1}; X ≠ 0] = M₊(s) + M₋(s)`` (s a sympy Symbol or value).
 
-        >>> from theory.laws import Gamma
+        >>> from flatstart.theory.laws import Gamma
         >>> Gamma(2, 1).mellin(3)
         6
         """
@@ -391,7 +393,7 @@ class Law:
         Raises NotImplementedError for laws with no Gamma-ratio representation (e.g. mixtures
         of many components after products, irrational powers).
         """
-        from theory.products import sympy_pdf
+        from flatstart.theory.products import sympy_pdf
 
         return sympy_pdf(self, x)
 

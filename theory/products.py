@@ -1,7 +1,8 @@
 """Exact laws of products of independent random variables (Mellin calculus).
 
 ``product(law, n)`` / ``product([law1, law2, ...])`` return a :class:`Product`, itself a
-:class:`theory.laws.Law`, whose ``pdf``, ``cdf``, ``sf`` are evaluated by one of five paths
+:class:`flatstart.theory.laws.Law`, whose ``pdf``, ``cdf``, ``sf`` are evaluated by one of five
+paths
 (each callable alone through ``method=``):
 
 ``"mellin"``
@@ -53,8 +54,8 @@ import sympy as sp
 from numpy.typing import NDArray
 from scipy.special import ndtr
 
-from theory._checks import check_choice, check_int, check_positive, check_real
-from theory.laws import (
+from flatstart.theory._checks import check_choice, check_int, check_positive, check_real
+from flatstart.theory.laws import (
     NEG_INF,
     Abs,
     Beta,
@@ -232,7 +233,7 @@ class Product(Law):
 def _unit_term() -> Any:
     from fractions import Fraction  # noqa: F401
 
-    from theory.laws import GammaRatio
+    from flatstart.theory.laws import GammaRatio
 
     return GammaRatio(sp.Integer(1), sp.Integer(1), None, (), ())
 
@@ -930,7 +931,8 @@ def _eval_saddlepoint(law: Law, kind: str, x: FArray) -> tuple[FArray, float]:
 
 def _lr_asymptotics(asym: Any, lphi: Callable[[CArray], CArray], mass: float, law: Law,
                     y: FArray, kind: str) -> tuple[FArray, FArray, FArray]:
-    """Lugannani–Rice through :mod:`theory.asymptotics` with ``K(t) = log Φ(t) - log mass``."""
+    """Lugannani–Rice through :mod:`flatstart.theory.asymptotics` with ``K(t) = log Φ(t) - log
+    mass``."""
     lo = law.strip[0]
     lm = math.log(mass)
 
@@ -959,7 +961,7 @@ def _lr_asymptotics(asym: Any, lphi: Callable[[CArray], CArray], mass: float, la
 
 def _asymptotics() -> Any:
     try:
-        import theory.asymptotics as asym  # noqa: F401
+        import flatstart.theory.asymptotics as asym  # noqa: F401
     except ImportError:
         return None
     return asym

@@ -45,14 +45,14 @@ import sympy as sp
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special, stats
 
-from theory._checks import (
+from flatstart.theory._checks import (
     check_choice,
     check_int,
     check_positive,
     check_probability,
     check_real,
 )
-from theory.inits import INITS, weight_spec
+from flatstart.theory.inits import INITS, weight_spec
 
 __all__ = [
     "LogFactor",
@@ -502,7 +502,7 @@ class LogProductLaw:
         """``P(X ≤ x)`` (right-continuous; the atom is included at 0).
 
         Absolute accuracy ``≈1e-14``; values below ``1e-12`` carry no relative accuracy (deep
-        tails: ``theory.products`` shifts the contour to the saddle point).
+        tails: ``flatstart.theory.products`` shifts the contour to the saddle point).
         """
         x = np.asarray(x, dtype=np.float64)
         if self.sign == "negative":
@@ -552,8 +552,8 @@ class LogProductLaw:
         Raises:
             ValueError: at points in the far tails where the density of ``log|X|`` is below
                 ``1e-9`` (the absolute error ``≈1e-15`` of the inversion would no longer give
-                six correct digits once divided by ``|x|``); use ``theory.products`` (saddle
-                point contour) there.
+                six correct digits once divided by ``|x|``); use ``flatstart.theory.products``
+                (saddle point contour) there.
         """
         x = np.asarray(x, dtype=np.float64)
         if self.sign == "negative":
@@ -567,7 +567,8 @@ class LogProductLaw:
                 bad = ax[fy < 1e-9]
                 raise ValueError(
                     f"x={bad[0]!r} lies in the far tail (density of log|X| < 1e-9); this "
-                    "Gil-Pelaez path has only absolute accuracy there; use theory.products"
+                    "Gil-Pelaez path has only absolute accuracy there; use "
+                    "flatstart.theory.products"
                 )
             val = (1 - self.atom) * fy / ax
             if self.sign == "symmetric":

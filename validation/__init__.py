@@ -1,15 +1,21 @@
 """flatstart.validation: claims = theory prediction + Monte Carlo experiment + calibrated test.
 
->>> from validation import claims, verify
+>>> from flatstart.validation import claims, verify
 >>> isinstance(claims(), list)
 True
 """
 
 from __future__ import annotations
 
+# the folder is installed as flatstart.validation, never bare
+if __name__ != "flatstart.validation":
+    raise ImportError(f"import flatstart.validation, not {__name__} (the folder validation/ is the "
+                      "package flatstart.validation; install flatstart, or run from the repository "
+                      "root, where flatstart/ links to it)")
+
 from typing import Any
 
-from validation.claims import (
+from flatstart.validation.claims import (
     BUDGETS,
     FAMILIES,
     VERDICTS,
@@ -24,7 +30,7 @@ from validation.claims import (
     verify,
     verify_all,
 )
-from validation.stats import TestOutcome
+from flatstart.validation.stats import TestOutcome
 
 __all__ = [
     "BUDGETS",
@@ -46,15 +52,8 @@ __all__ = [
 
 
 def check_bound(*args: Any, **kwargs: Any) -> Any:
-    """Check a user's bound against Monte Carlo (``validation.toolkit.check_bound``).
+    """Check a user's bound against Monte Carlo: :func:`flatstart.validation.toolkit.check_bound`
+    (imported on first use, so that ``import flatstart.validation`` stays light)."""
+    from flatstart.validation.toolkit import check_bound as _check_bound
 
-    Arrives with issue 7; until ``validation.toolkit`` exists this raises
-    ``NotImplementedError``.
-    """
-    try:
-        from validation import toolkit  # type: ignore[attr-defined]
-    except ImportError:
-        raise NotImplementedError(
-            "check_bound arrives with issue 7 (validation.toolkit is not there yet)"
-        ) from None
-    return toolkit.check_bound(*args, **kwargs)
+    return _check_bound(*args, **kwargs)

@@ -3,9 +3,8 @@
 Each failure message prints both sides, the parameters, the seed and the test statistic /
 p-value, so that a red test says what was compared and how to reproduce it::
 
-    from validation.assertions import assert_law_matches
-    from theory.laws import Normal
-    from theory.products import product
+    from flatstart.validation.assertions import assert_law_matches
+    from flatstart.theory.laws import Normal from flatstart.theory.products import product
 
     def test_product_law():
         x = np.random.default_rng(0).normal(size=(2, 4000)).prod(axis=0)
@@ -25,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from theory._checks import check_positive, check_probability
-from validation.stats import bound_violation_test, ks_test
+from flatstart.theory._checks import check_positive, check_probability
+from flatstart.validation.stats import bound_violation_test, ks_test
 
 __all__ = ["assert_bound_holds", "assert_identity", "assert_law_matches", "allclose_report"]
 
@@ -78,12 +77,12 @@ def assert_law_matches(
 ) -> None:
     r"""Assert that ``samples`` are iid draws from ``law`` (Kolmogorov–Smirnov at level alpha).
 
-    ``law`` is a :class:`theory.laws.Law` (anything with ``cdf``; ``p0`` and ``nonzero_atom``
-    mark atoms) or a plain CDF callable. Statistic ``D = sup |F_n − F|`` of the randomized PIT
-    (exact for atoms; ``seed`` seeds the randomization) [ref: Kolmogorov 1933]. The message
-    shows, at the worst points, the empirical CDF against the law's CDF.
+    ``law`` is a :class:`flatstart.theory.laws.Law` (anything with ``cdf``; ``p0`` and
+    ``nonzero_atom`` mark atoms) or a plain CDF callable. Statistic ``D = sup |F_n − F|`` of the
+    randomized PIT (exact for atoms; ``seed`` seeds the randomization) [ref: Kolmogorov 1933].
+    The message shows, at the worst points, the empirical CDF against the law's CDF.
 
-    >>> from theory.laws import Normal
+    >>> from flatstart.theory.laws import Normal
     >>> assert_law_matches(np.random.default_rng(0).normal(size=500), Normal(1.0))
     """
     a = check_probability("alpha", alpha)
@@ -116,7 +115,7 @@ def _bound_values(bound: Any, params: Mapping[str, Any] | None, n: int) -> np.nd
         bound = bound(**dict(params or {}))
     if hasattr(bound, "free_symbols"):  # a sympy expression
         if bound.free_symbols:
-            from validation.toolkit import evaluate_bound
+            from flatstart.validation.toolkit import evaluate_bound
 
             bound = evaluate_bound(bound, dict(params or {}))
         bound = float(bound)
@@ -166,7 +165,7 @@ def assert_bound_holds(
     >>> q = np.abs(np.random.default_rng(1).normal(size=2000))
     >>> assert_bound_holds(3.0, q, {"sigma": 1}, prob=0.01)   # P(|Z| > 3) = 0.0027
     """
-    from validation.toolkit import DIRECTIONS, POWER, detection_power
+    from flatstart.validation.toolkit import DIRECTIONS, POWER, detection_power
 
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {list(DIRECTIONS)}, got {direction!r}")

@@ -4,8 +4,8 @@ A :class:`Claim` joins a theory prediction to a Monte Carlo measurement through 
 test, and carries a *mutant* (a deliberately wrong prediction the same test must reject).
 Writing one needs no knowledge of the framework's internals::
 
-    from validation.claims import Claim, register
-    from validation import stats
+    from flatstart.validation.claims import Claim, register
+    from flatstart.validation import stats
 
     def predict(p):                      # theory side: params -> prediction
         return theory_median(p["depth"])
@@ -56,11 +56,11 @@ from typing import Any
 
 import numpy as np
 
-from theory._checks import check_int
-from validation.cache import Cache, default_cache_dir
-from validation.executors import Executor, make_executor
-from validation.stats import TestOutcome, bound_violation_test, clopper_pearson, holm
-from validation.sweeps import (
+from flatstart.theory._checks import check_int
+from flatstart.validation.cache import Cache, default_cache_dir
+from flatstart.validation.executors import Executor, make_executor
+from flatstart.validation.stats import TestOutcome, bound_violation_test, clopper_pearson, holm
+from flatstart.validation.sweeps import (
     BUDGETS,
     PointRecord,
     Task,
@@ -169,7 +169,7 @@ class Claim:
         simulate: ``simulate(params, seed, device, budget) -> measurement`` (Monte Carlo side;
             never uses theory formulas; the result must pickle).
         test: ``test(prediction, measurement, alpha) -> TestOutcome`` (see
-            :mod:`validation.stats`).
+            :mod:`flatstart.validation.stats`).
         mutant: ``mutant(params) -> prediction`` that is wrong; ``test`` must reject it.
         grids: ``{"quick": [params, ...], "standard": ..., "full": ...}``; a missing budget
             falls back to the next cheaper one; a dict of lists is a Cartesian product.
@@ -179,10 +179,10 @@ class Claim:
         version: bump when the claim's meaning changes (part of the cache key; the claim's
             module source is hashed into the key too).
         plot: optional ``plot(fig, records)`` drawing the run on a matplotlib Figure;
-            ``records`` are :class:`~validation.sweeps.PointRecord` with ``params``,
+            ``records`` are :class:`~flatstart.validation.sweeps.PointRecord` with ``params``,
             ``prediction``, ``measurement``, ``outcome``, ``mutant``.
         describe_prediction / describe_measurement: optional maps to something JSON-friendly
-            for the report (default: :func:`~validation.sweeps.describe` of the object).
+            for the report (default: :func:`~flatstart.validation.sweeps.describe` of the object).
         mutant_description: how the mutant is wrong, in words.
         tags: free labels.
     """
@@ -415,7 +415,7 @@ def _sanitize(obj: Any) -> Any:
         return int(obj)
     if isinstance(obj, (float, np.floating)):
         return _finite_or_none(obj)
-    from validation.sweeps import describe
+    from flatstart.validation.sweeps import describe
 
     return _sanitize(describe(obj))
 
@@ -450,20 +450,20 @@ def unregister(claim_id: str) -> None:
 
 
 def _catalogue_modules() -> list[str]:
-    import validation.catalogue as cat
+    import flatstart.validation.catalogue as cat
 
     names = []
     for info in pkgutil.iter_modules(cat.__path__):
         if info.name.startswith("_"):
             if info.name == "_demo" and os.environ.get(DEMO_ENV, "") == "1":
-                names.append(f"validation.catalogue.{info.name}")
+                names.append(f"flatstart.validation.catalogue.{info.name}")
             continue
-        names.append(f"validation.catalogue.{info.name}")
+        names.append(f"flatstart.validation.catalogue.{info.name}")
     return sorted(names)
 
 
 def load_catalogue(force: bool = False) -> None:
-    """Import every ``validation.catalogue`` module (once); remember modules that fail.
+    """Import every ``flatstart.validation.catalogue`` module (once); remember modules that fail.
 
     Modules whose name starts with "_" are skipped, except ``_demo`` when the environment
     variable ``FLATSTART_DEMO_CLAIMS=1`` is set.
@@ -711,19 +711,19 @@ def verify_all(
     Args:
         ids: claim ids, or None for every claim (``family`` filters).
         budget: "quick", "standard" or "full".
-        seed: run seed (>= 0); each grid point gets :func:`~validation.sweeps.point_seed`.
+        seed: run seed (>= 0); each grid point gets :func:`~flatstart.validation.sweeps.point_seed`.
         device: "cpu" or "cuda".
         family: only claims of this family (or these families).
         cache: True (default folder ``$FLATSTART_CACHE`` or ``.flatstart-cache``), a folder,
-            a :class:`~validation.cache.Cache`, or False/None for no cache.
+            a :class:`~flatstart.validation.cache.Cache`, or False/None for no cache.
         workers: > 1 runs grid points in a local process pool.
         scheduler: address of a dask.distributed scheduler; ``client``: a dask Client.
         executor: an explicit executor (overrides ``workers``/``scheduler``).
         holm_across: apply Holm across the claims of the run (see module docstring).
-        out: when given, write the report there (:func:`validation.report.write_report`).
+        out: when given, write the report there (:func:`flatstart.validation.report.write_report`).
         progress: called with one line per finished grid point.
         resolution: measure each claim's resolution on the run's data (the smallest relative
-            error of its prediction that its test rejects; :mod:`validation.resolution`).
+            error of its prediction that its test rejects; :mod:`flatstart.validation.resolution`).
 
     Returns:
         One :class:`Result` per claim, in the order of ``ids`` (sorted ids otherwise); with
@@ -807,7 +807,7 @@ def verify_all(
             if r.id in by_id and r.verdict != "error":
                 _attach_resolution(r, by_id[r.id], by_claim.get(r.id, []))
     if out is not None:
-        from validation.report import write_report
+        from flatstart.validation.report import write_report
 
         write_report(results, out, records=_records_by_claim(tasks_by_claim, records))
     _LAST_RECORDS.clear()
@@ -819,7 +819,7 @@ _LAST_RECORDS: dict[str, list[PointRecord]] = {}
 
 
 def _attach_resolution(result: Result, claim: Claim, records: list[PointRecord]) -> None:
-    from validation.resolution import resolution
+    from flatstart.validation.resolution import resolution
 
     try:
         recs = ensure_predictions(claim, records)
@@ -890,8 +890,8 @@ class Calibration:
     """Measured false-rejection rate of a claim's combined test under its true prediction.
 
     ``ok`` is True when the data do not show the rate to exceed alpha: the one-sided exact
-    binomial test of ``rate <= alpha`` (:func:`~validation.stats.bound_violation_test` at level
-    ``1 - level``) does not reject. ``ci`` is the two-sided Clopper-Pearson interval at
+    binomial test of ``rate <= alpha`` (:func:`~flatstart.validation.stats.bound_violation_test` at
+    level ``1 - level``) does not reject. ``ci`` is the two-sided Clopper-Pearson interval at
     ``level``.
     """
 

@@ -43,7 +43,7 @@ class _UsageError(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from validation.claims import BUDGETS, DEVICES, FAMILIES
+    from flatstart.validation.claims import BUDGETS, DEVICES, FAMILIES
 
     fmt = _HelpFormatter
     p = argparse.ArgumentParser(
@@ -121,7 +121,7 @@ class _Progress:
     """Progress on stderr: ``bar`` rewrites one line with a bar, the point running and an ETA
     (terminals); ``log`` prints one timestamped line per event (pipes, nohup, CI, cluster logs).
 
-    Lines come from :func:`validation.claims.verify_all`: a header ``N claim(s), M grid
+    Lines come from :func:`flatstart.validation.claims.verify_all`: a header ``N claim(s), M grid
     point(s), K cached, T to compute``, ``start CLAIM point I`` when a point starts (in-process
     runs) and ``[d/T] CLAIM point I p=... (s)`` when one finishes.
     """
@@ -202,7 +202,7 @@ def _check_writable_dir(option: str, path: str) -> None:
 
 
 def _check_common(args: argparse.Namespace) -> None:
-    from validation.claims import BUDGETS, DEVICES, check_device
+    from flatstart.validation.claims import BUDGETS, DEVICES, check_device
 
     if getattr(args, "budget", "quick") not in BUDGETS:
         raise _UsageError(f"unknown budget {args.budget!r}; allowed: {', '.join(BUDGETS)}")
@@ -220,7 +220,7 @@ def _check_common(args: argparse.Namespace) -> None:
 
 
 def _known(claim_id: str) -> Any:
-    reg = importlib.import_module("validation.claims")
+    reg = importlib.import_module("flatstart.validation.claims")
 
     try:
         return reg.get(claim_id)
@@ -230,7 +230,7 @@ def _known(claim_id: str) -> Any:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from validation.claims import catalogue_errors, claims
+    from flatstart.validation.claims import catalogue_errors, claims
 
     items = claims(args.family)
     if args.json:
@@ -269,8 +269,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from validation.claims import FAMILIES, verify_all
-    from validation.report import problems_first, summary_table, write_report
+    from flatstart.validation.claims import FAMILIES, verify_all
+    from flatstart.validation.report import problems_first, summary_table, write_report
 
     _check_common(args)
     fams = args.family
@@ -283,11 +283,11 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     cache: Any = False if args.no_cache else (args.cache_dir or True)
     _check_writable_dir("--out", args.out)
     if not args.no_cache:
-        from validation.cache import default_cache_dir
+        from flatstart.validation.cache import default_cache_dir
 
         _check_writable_dir("--cache-dir", str(args.cache_dir or default_cache_dir()))
     progress = _progress_printer(args.progress)
-    reg = importlib.import_module("validation.claims")
+    reg = importlib.import_module("flatstart.validation.claims")
 
     try:
         results = verify_all(
@@ -313,9 +313,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 def _cmd_plot(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    reg = importlib.import_module("validation.claims")
-    from validation.plots import claim_figure, save_figure
-    from validation.report import figure_stem
+    reg = importlib.import_module("flatstart.validation.claims")
+    from flatstart.validation.plots import claim_figure, save_figure
+    from flatstart.validation.report import figure_stem
 
     _check_common(args)
     claim = _known(args.id)
@@ -331,7 +331,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from validation.claims import calibrate
+    from flatstart.validation.claims import calibrate
 
     _check_common(args)
     claim = _known(args.id)
@@ -350,7 +350,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_cache(args: argparse.Namespace) -> int:
-    from validation.cache import Cache, default_cache_dir
+    from flatstart.validation.cache import Cache, default_cache_dir
 
     store = Cache(args.cache_dir or default_cache_dir())
     if args.action == "clear":
@@ -373,7 +373,7 @@ def _cmd_cache(args: argparse.Namespace) -> int:
 
 
 def _cmd_check_bound(args: argparse.Namespace) -> int:
-    from validation import toolkit
+    from flatstart.validation import toolkit
 
     if args.out is not None:
         _check_writable_dir("--out", args.out)

@@ -1,7 +1,7 @@
 """Claim coverage of the theory: which public theory function does which claim exercise?
 
 A formula that no claim's prediction uses can ship wrong while every verdict stays
-"consistent". This module measures, with the profiler of :mod:`validation.tracing`, which
+"consistent". This module measures, with the profiler of :mod:`flatstart.validation.tracing`, which
 functions of ``theory`` run while a claim's ``predict`` is evaluated over its grid and while its
 ``test`` compares that prediction with a measurement (a lazy law object returned by ``predict``
 is only evaluated there), and joins that with the list of public theory functions.
@@ -21,9 +21,9 @@ import pkgutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from validation.claims import Claim, select
-from validation.sweeps import Task, guarded_simulate, point_seed
-from validation.tracing import Recorder
+from flatstart.validation.claims import Claim, select
+from flatstart.validation.sweeps import Task, guarded_simulate, point_seed
+from flatstart.validation.tracing import Recorder
 
 __all__ = [
     "REASONS",
@@ -36,66 +36,67 @@ __all__ = [
 
 #: Public theory functions that no claim needs to exercise, each with its reason.
 REASONS: dict[str, str] = {
-    # theory.wide
-    "theory.wide.LogFactor.sample_log": (
+    # flatstart.theory.wide
+    "flatstart.theory.wide.LogFactor.sample_log": (
         "numpy reference sampler; only feeds LogProductLaw.sample, used in tests to cross-check "
         "the test machinery (a simulation must measure torch networks and never call theory)"),
-    "theory.wide.LogProductLaw.sample": (
+    "flatstart.theory.wide.LogProductLaw.sample": (
         "numpy reference sampler used only in tests (tests/validation/test_catalogue_vc.py) "
         "to check the ratio-law test; predictions need no samples"),
-    "theory.wide.critical_width_lower_bound": (
+    "flatstart.theory.wide.critical_width_lower_bound": (
         "a rigorous but loose necessary condition (mean-median inequality): 1 for L <= 16 and "
         "25 at L = 32 where the exact n_c = 116, so the median ratio there is far below 1/2 "
         "and no test resolves a 10% error; its statistic (layer_log_moments) is covered by "
         "the log-cumulant tests of VC.wide-linear/VC.wide-relu"),
-    # theory.asymptotics, theory.laws, theory.products
-    "theory.asymptotics.gaussian_log_abs_rho_mpmath": (
+    # flatstart.theory.asymptotics, flatstart.theory.laws, flatstart.theory.products
+    "flatstart.theory.asymptotics.gaussian_log_abs_rho_mpmath": (
         "slow mpmath reference; only cross-checks the fast third-moment quadrature that "
         "P.berry-esseen tests through E|y - mu|^3"),
-    "theory.asymptotics.lugannani_rice_cdf_mpmath": (
+    "flatstart.theory.asymptotics.lugannani_rice_cdf_mpmath": (
         "slow scalar mpmath reference of lugannani_rice_cdf, used only in tests to "
         "cross-check the fast path"),
-    "theory.asymptotics.mean_median_bound": (
+    "flatstart.theory.asymptotics.mean_median_bound": (
         "the inequality |mean - median| <= sd is loose by >= 3x for every law we can sample "
         "(<= 0.31 sd for Gamma(n+1), ~0.22 sd for log|N|); its extremal laws are two-point laws "
         "no network produces, so a wrong constant cannot be seen"),
-    "theory.laws.GammaRatio.scale": (
+    "flatstart.theory.laws.GammaRatio.scale": (
         "Meijer-G helper whose result only feeds meijer_terms/sympy_pdf (the numeric Meijer "
         "path is covered through the products' cdf)"),
-    "theory.laws.GammaRatio.sym": "symbolic helper that only feeds sympy_pdf",
-    "theory.laws.GammaRatio.weight": "Meijer-G helper whose result only feeds meijer_terms",
-    "theory.laws.Law.mellin_parts": (
+    "flatstart.theory.laws.GammaRatio.sym": "symbolic helper that only feeds sympy_pdf",
+    "flatstart.theory.laws.GammaRatio.weight": "Meijer-G helper whose result only feeds "
+        "meijer_terms",
+    "flatstart.theory.laws.Law.mellin_parts": (
         "symbolic sign parts; their sum is Law.mellin, which P.saddlepoint (route mellin) "
         "covers"),
-    "theory.laws.Law.sample": (
+    "flatstart.theory.laws.Law.sample": (
         "numpy reference sampler used only to cross-check the torch samplers in tests (a "
         "simulation may not call theory)"),
-    "theory.laws.Law.sympy_pdf": (
+    "flatstart.theory.laws.Law.sympy_pdf": (
         "symbolic Meijer-G expression; evaluating it numerically is the slow scalar mpmath "
         "path (minutes per point); cross-checked against the numeric pdf in "
         "tests/theory/test_products.py"),
-    "theory.products.sympy_pdf": "Law.sympy_pdf delegates to it (same reason)",
-    "theory.laws.Law.with_atom": (
+    "flatstart.theory.products.sympy_pdf": "Law.sympy_pdf delegates to it (same reason)",
+    "flatstart.theory.laws.Law.with_atom": (
         "NOT YET COVERED (open): montecarlo has no atom sampler; a claim needs a masked "
         "sampler in simulate plus an atom-count binomial test"),
-    # theory.chains, theory.escape
-    "theory.chains.NeuralChain.sigma": (
+    # flatstart.theory.chains, flatstart.theory.escape
+    "flatstart.theory.chains.NeuralChain.sigma": (
         "accessor of one weight's standard deviation for plots and reports; predictions use "
         "the weight law itself (NeuralChain._weight, tested through every chain law), so a "
         "fault here changes no prediction (open: a claim on E P^2 = sigma^(2L) x^2 would test "
         "it directly)"),
-    "theory.chains.residual_chain_median_reference": (
+    "flatstart.theory.chains.residual_chain_median_reference": (
         "slow reference (adaptive quadrature per t, seconds per call) used only to cross-check "
         "residual_chain_median in tests; residual_chain_median and residual_chain_log_cdf are "
         "tested by VC.residual"),
-    "theory.escape.plateau_spread_constant": (
+    "flatstart.theory.escape.plateau_spread_constant": (
         "shifts log median T by a depth-independent constant only, while the escape-depth "
         "claims test differences between depths; measuring it needs L -> infinity (finite-L "
         "error O(L^-1/2), ~0.2 at L = 14), far above the 0.015 gap between its two methods"),
-    "theory.escape.plateau_spread_constant_reference": (
+    "flatstart.theory.escape.plateau_spread_constant_reference": (
         "slow numpy Poisson-process sampler used only to cross-check the constant in tests"),
-    # theory.confusion
-    "theory.confusion.deep_linear_per_sample_gradients": (
+    # flatstart.theory.confusion
+    "flatstart.theory.confusion.deep_linear_per_sample_gradients": (
         "slow numpy reference (explicit backprop) used only in tests/theory/test_confusion.py "
         "to cross-check per-sample gradients; GC.orthogonal-identity measures them with torch "
         "and tests orthogonal_linear_cosine"),
@@ -107,15 +108,15 @@ def public_theory_functions() -> list[str]:
 
     A module's ``__all__`` lists its public names: each function, and each public method or
     property defined in each public class (inherited ones are listed under the class that
-    defines them). Private modules (``theory._checks``) are argument checks, not formulas.
+    defines them). Private modules (``flatstart.theory._checks``) are argument checks, not formulas.
     """
-    import theory
+    from flatstart import theory
 
     names: set[str] = set()
     for info in pkgutil.iter_modules(theory.__path__):
         if info.name.startswith("_"):
             continue
-        mod = importlib.import_module(f"theory.{info.name}")
+        mod = importlib.import_module(f"flatstart.theory.{info.name}")
         for name in getattr(mod, "__all__", []):
             obj = getattr(mod, name, None)
             if inspect.isfunction(obj) and obj.__module__ == mod.__name__:
@@ -157,7 +158,7 @@ def trace_claim(claim: Claim, budget: str = "standard", seed: int = 0,
     """
     out = ClaimTrace(claim.id, budget)
     for params in claim.grid(budget):
-        with Recorder(["theory"]) as rec:
+        with Recorder(["flatstart.theory"]) as rec:
             claim.predict(dict(params))
         out.predicted |= rec.executed
     for i, params in enumerate(claim.grid(test_budget)):
@@ -166,7 +167,7 @@ def trace_claim(claim: Claim, budget: str = "standard", seed: int = 0,
                     budget=test_budget, device="cpu", key="")
         prediction = claim.predict(dict(params))
         measurement = guarded_simulate(claim, task)
-        with Recorder(["theory"]) as rec:
+        with Recorder(["flatstart.theory"]) as rec:
             claim.test(prediction, measurement, claim.alpha)
             claim.test(claim.mutant(dict(params)), measurement, claim.alpha)
         out.tested |= rec.executed
@@ -196,7 +197,8 @@ def render_markdown(table: dict[str, list[str]]) -> str:
     lines = [
         "# Claim coverage of the theory",
         "",
-        "Generated by `python -m validation.coverage` (a test regenerates it and fails when it",
+        "Generated by `python -m flatstart.validation.coverage` (a test regenerates it and fails "
+        "when it",
         "is stale). Each public function of `theory` and the claims whose `predict` (over the",
         "`standard` grid) or `test` (on the `quick` grid's measurements) runs it, as recorded by",
         "the profiler. A function with no claim has its reason beside it.",
@@ -208,7 +210,7 @@ def render_markdown(table: dict[str, list[str]]) -> str:
         "|---|---|---|",
     ]
     for name, cl in table.items():
-        short = name[len("theory."):]
+        short = name[len("flatstart.theory."):]
         reason = ("" if cl else REASONS.get(name, "**MISSING**")).replace("|", "\\|")
         lines.append(f"| `{short}` | {', '.join(cl)} | {reason} |")
     return "\n".join(lines) + "\n"

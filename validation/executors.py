@@ -1,10 +1,11 @@
 """Executors: where grid points run. In-process (default), a local process pool, or dask.
 
-Every executor maps :func:`validation.sweeps.run_point` over independent
-:class:`~validation.sweeps.Task` objects and yields :class:`~validation.sweeps.PointRecord`
+Every executor maps :func:`flatstart.validation.sweeps.run_point` over independent
+:class:`~flatstart.validation.sweeps.Task` objects and yields
+:class:`~flatstart.validation.sweeps.PointRecord`
 objects as they finish (in any order); the caller merges them by cache key and writes the
 cache, so an interrupted run keeps everything that finished. Grid points are seeded by
-:func:`~validation.sweeps.point_seed`, so all executors give the same numbers (up to the
+:func:`~flatstart.validation.sweeps.point_seed`, so all executors give the same numbers (up to the
 reduction order of multithreaded BLAS in torch; workers run ``torch.set_num_threads(1)``).
 
 Out-of-process workers find a claim by importing the module that defines it (``Task.claim_module``),
@@ -21,10 +22,10 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any, Protocol
 
-from validation.sweeps import PointRecord, Task, run_point
+from flatstart.validation.sweeps import PointRecord, Task, run_point
 
 if TYPE_CHECKING:
-    from validation.claims import Claim
+    from flatstart.validation.claims import Claim
 
 __all__ = [
     "DaskExecutor",
@@ -36,7 +37,7 @@ __all__ = [
 
 
 class Executor(Protocol):
-    """What :func:`validation.verify_all` needs from an executor."""
+    """What :func:`flatstart.validation.verify_all` needs from an executor."""
 
     name: str
 

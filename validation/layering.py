@@ -7,9 +7,9 @@ Two passes, both used by the catalogue tests and available for users' own claims
   value was computed from theory* (an assignment at module level whose right-hand side names a
   theory import or another such constant).
 * :func:`traced_violations` (cannot be fooled by indirection): runs ``simulate`` under
-  :class:`validation.tracing.Recorder` and returns every function of ``theory`` that executed,
-  however it was reached: a local ``from theory... import`` inside ``simulate``, a helper in
-  another module, a closure, a method.
+  :class:`flatstart.validation.tracing.Recorder` and returns every function of ``theory`` that
+  executed, however it was reached: a local ``from theory... import`` inside ``simulate``, a helper
+  in another module, a closure, a method.
 
 :func:`check_simulate` runs both and raises ``AssertionError`` with the offending names.
 """
@@ -24,11 +24,16 @@ import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from validation.tracing import Recorder
+from flatstart.validation.tracing import Recorder
 
 __all__ = ["check_simulate", "global_names", "static_violations", "traced_violations"]
 
-THEORY = "theory"
+THEORY = "flatstart.theory"
+
+
+def _in_theory(name: str) -> bool:
+    """Whether a dotted module name is ``flatstart.theory`` or below it."""
+    return name == THEORY or name.startswith(THEORY + ".")
 
 
 def global_names(code: types.CodeType) -> set[str]:
@@ -43,8 +48,16 @@ def global_names(code: types.CodeType) -> set[str]:
 
 def _imports_theory(code: types.CodeType) -> list[str]:
     """Modules of ``theory`` imported inside ``code`` (a local import)."""
-    out = [str(ins.argval) for ins in dis.get_instructions(code)
-           if ins.opname == "IMPORT_NAME" and str(ins.argval).split(".")[0] == THEORY]
+    ins = list(dis.get_instructions(code))
+    out = []
+    for i, x in enumerate(ins):
+        if x.opname != "IMPORT_NAME":
+            continue
+        name = str(x.argval)
+        # ``from flatstart import theory``: the fromlist (the constant loaded just before)
+        fromlist = ins[i - 1].argval if i and ins[i - 1].opname == "LOAD_CONST" else None
+        if _in_theory(name) or (name == "flatstart" and fromlist and "theory" in fromlist):
+            out.append(name if _in_theory(name) else THEORY)
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             out += _imports_theory(const)
@@ -53,9 +66,9 @@ def _imports_theory(code: types.CodeType) -> list[str]:
 
 def _is_theory(obj: Any) -> bool:
     if isinstance(obj, types.ModuleType):
-        return obj.__name__.split(".")[0] == THEORY
+        return _in_theory(obj.__name__)
     mod = getattr(obj, "__module__", None)
-    return isinstance(mod, str) and mod.split(".")[0] == THEORY
+    return isinstance(mod, str) and _in_theory(mod)
 
 
 def _tainted_constants(module_name: str) -> set[str]:
@@ -69,11 +82,13 @@ def _tainted_constants(module_name: str) -> set[str]:
         return set()
     tainted: set[str] = set()
     for node in tree.body:
-        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == THEORY:
+        if isinstance(node, ast.ImportFrom) and _in_theory(node.module or ""):
             tainted |= {a.asname or a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module == "flatstart":
+            tainted |= {a.asname or a.name for a in node.names if a.name == "theory"}
         elif isinstance(node, ast.Import):
-            tainted |= {(a.asname or a.name).split(".")[0] for a in node.names
-                        if a.name.split(".")[0] == THEORY}
+            tainted |= {a.asname or a.name.split(".")[0] for a in node.names
+                        if _in_theory(a.name)}
     assigns: list[tuple[list[str], set[str]]] = []
     for node in tree.body:
         targets: list[ast.expr] = []

@@ -3,12 +3,12 @@
 A verdict is only earned if a realistic fault in the theory would refute it. This module plants
 one fault at a time in a function of ``theory``, in this process, by swapping the function's
 code object (``fn.__code__``) for one compiled from edited source, so every reference to the
-function (``from theory.x import f`` included) runs the faulty code; then it re-evaluates the
-claims whose ``predict``/``test`` reach that function, on measurements made once beforehand.
+function (``from flatstart.theory.x import f`` included) runs the faulty code; then it re-evaluates
+the claims whose ``predict``/``test`` reach that function, on measurements made once beforehand.
 
 Reusing measurements is sound because a claim's ``simulate`` never executes theory (the
-layering guard of :func:`validation.sweeps.run_point` enforces it), so a fault in theory cannot
-change a measurement; the measurements are made fresh (no cache) at the start of a run.
+layering guard of :func:`flatstart.validation.sweeps.run_point` enforces it), so a fault in theory
+cannot change a measurement; the measurements are made fresh (no cache) at the start of a run.
 
 Faults come in two kinds:
 
@@ -23,9 +23,9 @@ Faults come in two kinds:
 
 A fault counts only if it changes what some claim takes from theory by at least ``rtol`` (1%):
 the values returned by the calls that ``predict`` and ``test`` make into theory, recorded by
-:class:`validation.tracing.Recorder` (faults that change nothing are *equivalent* mutants). It is
-*detected* when a claim reaching it is refuted (Holm over its grid at its alpha) or raises.
-"""
+:class:`flatstart.validation.tracing.Recorder` (faults that change nothing are *equivalent*
+mutants). It is *detected* when a claim reaching it is refuted (Holm over its grid at its alpha) or
+raises."""
 
 from __future__ import annotations
 
@@ -46,10 +46,10 @@ from typing import Any
 
 import numpy as np
 
-from validation.claims import Claim
-from validation.stats import holm
-from validation.sweeps import Task, guarded_simulate, point_seed
-from validation.tracing import Recorder
+from flatstart.validation.claims import Claim
+from flatstart.validation.stats import holm
+from flatstart.validation.sweeps import Task, guarded_simulate, point_seed
+from flatstart.validation.tracing import Recorder
 
 __all__ = [
     "ClaimBaseline",
@@ -69,8 +69,8 @@ class Fault:
     """One planted fault in one theory function.
 
     Attributes:
-        target: qualified name, ``"theory.hessian.median_bounds"`` or
-            ``"theory.chains.NeuralChain.median_abs_output"``.
+        target: qualified name, ``"flatstart.theory.hessian.median_bounds"`` or
+            ``"flatstart.theory.chains.NeuralChain.median_abs_output"``.
         description: the fault in words ("σ² written as σ").
         old, new: curated faults: ``old`` must occur exactly once in the function's source and
             is replaced by ``new``.
@@ -238,10 +238,16 @@ def mutated_code(fault: Fault) -> types.CodeType:
 
 
 def _clear_caches() -> None:
+    """Drop every memo of theory results: ``lru_cache`` functions of theory and of the
+    catalogue, and the catalogue's module-level ``*_CACHE`` dicts (a memo keyed by a law's
+    ``repr`` would otherwise serve the truth's numbers to a faulty theory)."""
     for name, mod in list(sys.modules.items()):
-        if name.split(".")[0] != "theory" or mod is None:
+        if mod is None or not name.startswith(("flatstart.theory.",
+                                                "flatstart.validation.catalogue.")):
             continue
-        for obj in list(vars(mod).values()):
+        for key, obj in list(vars(mod).items()):
+            if key.endswith("_CACHE") and isinstance(obj, dict):
+                obj.clear()
             _clear(obj)
             if inspect.isclass(obj):
                 for v in vars(obj).values():
@@ -309,7 +315,7 @@ def numbers(obj: Any, depth: int = 0) -> list[float]:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return [v for f in dataclasses.fields(obj) for v in numbers(getattr(obj, f.name),
                                                                      depth + 1)]
-    if mod.split(".")[0] == "theory" and hasattr(obj, "__dict__"):
+    if mod.startswith("flatstart.theory.") and hasattr(obj, "__dict__"):
         # a theory object's public state only: private attributes are caches and work grids
         return [v for k in sorted(vars(obj)) if not k.startswith("_")
                 for v in numbers(vars(obj)[k], depth + 1)]
@@ -348,7 +354,7 @@ def fingerprint(obj: Any, depth: int = 0) -> str:
     mod = type(obj).__module__ or ""
     if mod.startswith(("mpmath", "sympy")):
         return str(obj)[:200]
-    if mod.split(".")[0] == "theory":
+    if mod.startswith("flatstart.theory."):
         # by type only: a fault in a constructor changes the object's state, and the calls made
         # on it must still be compared with the truth's (they are told apart by their order)
         return type(obj).__qualname__
@@ -417,7 +423,7 @@ def _observe(claim: Claim, params: dict[str, Any], measurement: Any
     that two runs compare the same calls even when a memo (``lru_cache``) spares one of them a
     call.
     """
-    with Recorder(["theory"], boundary=True, keyer=call_key) as rec:
+    with Recorder(["flatstart.theory"], boundary=True, keyer=call_key) as rec:
         prediction = claim.predict(dict(params))
         outcome = claim.test(prediction, measurement, claim.alpha)
     vals: Values = {}
@@ -524,7 +530,7 @@ def reached_functions(baselines: Iterable[ClaimBaseline]) -> list[str]:
     """Theory functions (argument checks excluded) that some claim reaches."""
     out: set[str] = set()
     for b in baselines:
-        out |= {n for n in b.reached if not n.startswith("theory._checks")}
+        out |= {n for n in b.reached if not n.startswith("flatstart.theory._checks")}
     return sorted(n for n in out if "<" not in n)
 
 

@@ -20,11 +20,11 @@ import numpy as np  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from validation.stats import dkw_epsilon  # noqa: E402
+from flatstart.validation.stats import dkw_epsilon  # noqa: E402
 
 if TYPE_CHECKING:
-    from validation.claims import Claim, Result
-    from validation.sweeps import PointRecord
+    from flatstart.validation.claims import Claim, Result
+    from flatstart.validation.sweeps import PointRecord
 
 __all__ = [
     "VERDICT_COLORS",
@@ -204,7 +204,7 @@ def claim_figure(
     hook_error = None
     if claim.plot is not None and good and len(good) == len(records):
         try:
-            from validation.claims import ensure_predictions
+            from flatstart.validation.claims import ensure_predictions
 
             claim.plot(fig, ensure_predictions(claim, list(records)))
         except Exception as exc:  # the figure must not break the report

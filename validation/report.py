@@ -2,7 +2,7 @@
 ``results.parquet`` and one PNG + SVG figure per claim under ``figures/``.
 
 ``results.json`` schema: a JSON list with one object per claim run, holding every field of
-:class:`validation.claims.Result`:
+:class:`flatstart.validation.claims.Result`:
 
 =================  ======================================================================
 key                meaning
@@ -51,9 +51,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from validation.claims import _REGISTRY, Claim, Result
-from validation.stats import TestOutcome
-from validation.sweeps import PointRecord
+from flatstart.validation.claims import _REGISTRY, Claim, Result
+from flatstart.validation.stats import TestOutcome
+from flatstart.validation.sweeps import PointRecord
 
 __all__ = ["NESTED_COLUMNS", "figure_stem", "records_from_result", "write_report",
            "summary_table"]
@@ -135,7 +135,7 @@ def _counts(results: Sequence[Result]) -> dict[str, int]:
 def _text_figure(result: Result, stem: Path) -> list[str]:
     import matplotlib.pyplot as plt
 
-    from validation.plots import VERDICT_COLORS, save_figure
+    from flatstart.validation.plots import VERDICT_COLORS, save_figure
 
     fig = plt.figure(figsize=(8, 3))
     fig.suptitle(f"{result.id} — {result.verdict}", color=VERDICT_COLORS.get(result.verdict))
@@ -149,7 +149,7 @@ def _text_figure(result: Result, stem: Path) -> list[str]:
 
 def _figure(result: Result, claim: Claim | None, records: Sequence[PointRecord] | None,
             stem: Path) -> list[str]:
-    from validation.plots import claim_figure, save_figure
+    from flatstart.validation.plots import claim_figure, save_figure
 
     if claim is None:
         return _text_figure(result, stem)
@@ -205,7 +205,7 @@ def write_report(
     """Write the report folder and return the paths written.
 
     Args:
-        results: one :class:`~validation.claims.Result` per claim.
+        results: one :class:`~flatstart.validation.claims.Result` per claim.
         out: the folder (created).
         records: claim id -> point records (with measurements) for the claims' plot hooks;
             claims without records get the default p-value figure rebuilt from ``details``.
@@ -256,13 +256,13 @@ def relative_paths(text: str) -> str:
     """A traceback with this machine's absolute paths shown relative to the packages (and
     site-packages), so a shared report does not leak local folders.
 
-    >>> import validation
+    >>> from flatstart import validation
     >>> from pathlib import Path
     >>> root = str(Path(validation.__file__).resolve().parents[1])
     >>> relative_paths(f'File "{root}/theory/products.py", line 3')
     'File "theory/products.py", line 3'
     """
-    import validation
+    from flatstart import validation
 
     root = str(Path(validation.__file__).resolve().parents[1]) + "/"
     text = text.replace(root, "")
@@ -313,7 +313,7 @@ def _count_link(verdict: str, n: int, results: Sequence[Result]) -> str:
 
 
 def _index_html(results: Sequence[Result], figs: Mapping[str, list[str]], root: Path) -> str:
-    from validation.plots import VERDICT_COLORS
+    from flatstart.validation.plots import VERDICT_COLORS
 
     results = problems_first(results)
     h = _run_header(results)

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from validation.stats import holm
+from flatstart.validation.stats import holm
 
-__all__ = ["LADDER", "perturb", "resolution"]
+__all__ = ["LADDER", "ScaledLaw", "perturb", "resolution"]
 
 #: Relative errors tried, smallest first.
 LADDER: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
@@ -34,13 +34,29 @@ class _Unscalable(Exception):
     pass
 
 
-class _ScaledLaw:
+class ScaledLaw:
     """The law of ``c X`` (``c > 0``) for a law ``X`` of theory, through ``X``'s own fast
     paths: ``F_{cX}(x) = F_X(x/c)``, ``f_{cX}(x) = f_X(x/c)/c``, quantiles times ``c``,
     ``E|cX|^s = c^s E|X|^s``; other attributes pass through."""
 
     def __init__(self, law: Any, c: float) -> None:
         self._law, self._c = law, float(c)
+
+    @property
+    def law(self) -> Any:
+        """The law that is rescaled."""
+        return self._law
+
+    @property
+    def c(self) -> float:
+        """The factor."""
+        return self._c
+
+    def __repr__(self) -> str:  # a stable key: caches keyed by repr must never mix two scales
+        return f"{self._c!r} * {self._law!r}"
+
+    def mean_log(self, *a: Any, **k: Any) -> Any:
+        return self._law.mean_log(*a, **k) + float(np.log(self._c))
 
     def cdf(self, x: Any, *a: Any, **k: Any) -> Any:
         return self._law.cdf(np.asarray(x, dtype=np.float64) / self._c, *a, **k)
@@ -66,8 +82,8 @@ class _ScaledLaw:
     def moment(self, s: Any, *a: Any, **k: Any) -> Any:
         return self._law.moment(s, *a, **k) * self._c ** float(s)
 
-    def abs(self) -> _ScaledLaw:
-        return _ScaledLaw(self._law.abs(), self._c)
+    def abs(self) -> ScaledLaw:
+        return ScaledLaw(self._law.abs(), self._c)
 
     def sample(self, *a: Any, **k: Any) -> Any:
         return self._law.sample(*a, **k) * self._c
@@ -105,10 +121,10 @@ def _perturb(obj: Any, c: float, found: list[bool], depth: int) -> Any:
         return {k: _perturb(v, c, found, depth + 1) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)) and not hasattr(obj, "_fields"):
         return type(obj)(_perturb(v, c, found, depth + 1) for v in obj)
-    mod = (type(obj).__module__ or "").split(".")[0]
-    if (mod == "theory" or isinstance(obj, _ScaledLaw)) and hasattr(obj, "cdf"):
+    mod = type(obj).__module__ or ""
+    if (mod.startswith("flatstart.theory.") or isinstance(obj, ScaledLaw)) and hasattr(obj, "cdf"):
         found[0] = True
-        return _ScaledLaw(obj, c)
+        return ScaledLaw(obj, c)
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         changes = {f.name: _perturb(getattr(obj, f.name), c, found, depth + 1)
                    for f in dataclasses.fields(obj) if f.init}

@@ -34,7 +34,7 @@ import numpy as np
 from scipy import special
 from scipy import stats as sps
 
-from theory._checks import check_int, check_positive, check_probability, check_real
+from flatstart.theory._checks import check_int, check_positive, check_probability, check_real
 
 __all__ = [
     "TestOutcome",
@@ -678,8 +678,8 @@ def holm(
 def calibrate(claim_id: str, reps: int = 100, seed: int = 0, budget: str = "quick") -> Any:
     """Measured false-rejection rate of a claim's test under its true prediction.
 
-    Thin alias of :func:`validation.claims.calibrate` (see there).
+    Thin alias of :func:`flatstart.validation.claims.calibrate` (see there).
     """
-    from validation.claims import calibrate as _calibrate
+    from flatstart.validation.claims import calibrate as _calibrate
 
     return _calibrate(claim_id, reps=reps, seed=seed, budget=budget)

@@ -5,16 +5,17 @@ tiny data sets) so that a test with the package's ``ci`` profile (25 derandomize
 stays fast. Import them in your own tests::
 
     from hypothesis import given
-    from validation.strategies import factor_laws, chain_architectures
+    from flatstart.validation.strategies import factor_laws, chain_architectures
 
     @given(factor_laws())
     def test_second_moment_positive(law):
         assert float(law.moment(2)) > 0
 
-Architectures are plain dicts of keyword arguments of :func:`montecarlo.networks.chains` /
-:func:`montecarlo.networks.mlps` (``chains(count=8, **arch)`` works); with ``with_kind=True``
-they also carry ``"kind"`` (``"chain"``/``"mlp"``) and are then valid ``network`` dicts of
-:func:`validation.toolkit.check_bound`.
+Architectures are plain dicts of keyword arguments of :func:`flatstart.montecarlo.networks.chains` /
+:func:`flatstart.montecarlo.networks.mlps` (``chains(count=8, **arch)`` works); with
+``with_kind=True`` they also carry ``"kind"`` (``"chain"``/``"mlp"``) and are then valid ``network``
+dicts of
+:func:`flatstart.validation.toolkit.check_bound`.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as hst
 
-from theory.confusion import QuadraticFiniteSum
-from theory.inits import INITS
-from theory.laws import Beta, ChiSquare, Gamma, Law, Normal, Uniform
-from theory.products import Product, product
+from flatstart.theory.confusion import QuadraticFiniteSum
+from flatstart.theory.inits import INITS
+from flatstart.theory.laws import Beta, ChiSquare, Gamma, Law, Normal, Uniform
+from flatstart.theory.products import Product, product
 
 __all__ = [
     "chain_architectures",
@@ -52,7 +53,7 @@ def _pos(lo: float, hi: float) -> hst.SearchStrategy[float]:
 def factor_laws(
     kinds: tuple[str, ...] = ("normal", "uniform", "gamma", "chisquare", "beta"),
 ) -> hst.SearchStrategy[Law]:
-    """Factor laws of :mod:`theory.laws` with sane parameters.
+    """Factor laws of :mod:`flatstart.theory.laws` with sane parameters.
 
     ``Normal(σ)``, σ ∈ [0.2, 3]; ``Uniform(a, b)`` symmetric ``(−c, c)`` or general with
     ``a ∈ [−3, 1]`` and width ∈ [0.2, 3]; ``Gamma(k, θ)``, k ∈ [0.3, 5], θ ∈ [0.2, 3];
@@ -84,7 +85,8 @@ def factor_laws(
 def products(
     max_factors: int = 4, laws: hst.SearchStrategy[Law] | None = None
 ) -> hst.SearchStrategy[Product]:
-    """Products of 1..``max_factors`` independent factors (:func:`theory.products.product`).
+    """Products of 1..``max_factors`` independent factors
+    (:func:`flatstart.theory.products.product`).
 
     Half of the draws are iid powers ``product(law, n)``, half products of different laws.
 
@@ -102,7 +104,7 @@ def products(
 
 
 def init_schemes(include_orthogonal: bool = True) -> hst.SearchStrategy[str]:
-    """Names of initialization schemes (:data:`theory.inits.INITS`).
+    """Names of initialization schemes (:data:`flatstart.theory.inits.INITS`).
 
     >>> from hypothesis import find
     >>> find(init_schemes(), lambda s: True) in INITS
@@ -119,10 +121,10 @@ def chain_architectures(
 
     ``residual`` is ``None`` or ``1/√depth`` (VC's residual scaling); inits exclude
     ``orthogonal`` (a width-1 orthogonal matrix is a random sign; use it deliberately).
-    ``montecarlo.networks.chains(count=n, **arch)`` builds them.
+    ``flatstart.montecarlo.networks.chains(count=n, **arch)`` builds them.
 
     >>> from hypothesis import find
-    >>> from montecarlo.networks import chains
+    >>> from flatstart.montecarlo.networks import chains
     >>> arch = find(chain_architectures(4), lambda a: True)
     >>> chains(count=3, **arch).depth >= 1
     True
@@ -161,10 +163,10 @@ def mlp_architectures(
     readout ``output_dim = 1``, ``depth`` without one); ``residual`` ``None`` or ``1/√depth``
     (it acts on equal-width layers only); ``norm`` from ``norms`` (add ``"batch"`` only if
     your test evaluates batches of more than one input).
-    ``montecarlo.networks.mlps(count=n, **arch)`` builds them.
+    ``flatstart.montecarlo.networks.mlps(count=n, **arch)`` builds them.
 
     >>> from hypothesis import find
-    >>> from montecarlo.networks import mlps
+    >>> from flatstart.montecarlo.networks import mlps
     >>> arch = find(mlp_architectures(), lambda a: True)
     >>> mlps(count=2, **arch).count
     2
@@ -240,8 +242,8 @@ def quadratic_finite_sums(max_n: int = 3, max_d: int = 2) -> hst.SearchStrategy[
     """Finite sums ``F = (1/N) Σ f_i``, ``f_i(w) = ½ Σ_c a_ic (w_c − b_ic)²`` (GC Thm 3.x).
 
     ``N ∈ [1, max_n]``, ``d ∈ [1, max_d]``, curvatures ``a ∈ [0.2, 3]``, centres
-    ``b ∈ [−2, 2]`` (:class:`theory.confusion.QuadraticFiniteSum`): each ``f_i`` is L-smooth
-    with ``L = max a`` and F is μ-PL with ``μ = min_c mean_i a_ic``.
+    ``b ∈ [−2, 2]`` (:class:`flatstart.theory.confusion.QuadraticFiniteSum`): each ``f_i`` is
+    L-smooth with ``L = max a`` and F is μ-PL with ``μ = min_c mean_i a_ic``.
     """
     if max_n < 1 or max_d < 1:
         raise ValueError(f"max_n and max_d must be >= 1, got {max_n}, {max_d}")

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from validation.stats import TestOutcome
+from flatstart.validation.stats import TestOutcome
 
 if TYPE_CHECKING:
-    from validation.claims import Claim
+    from flatstart.validation.claims import Claim
 
 __all__ = [
     "BUDGETS",
@@ -153,7 +153,8 @@ def flatstart_version() -> str:
 
 #: Packages whose source is part of every cache key (a claim's ``predict``, ``simulate`` and
 #: ``test`` can reach any of them).
-CODE_PACKAGES: tuple[str, ...] = ("theory", "montecarlo", "validation")
+CODE_PACKAGES: tuple[str, ...] = ("flatstart.theory", "flatstart.montecarlo",
+                                  "flatstart.validation")
 
 #: Third-party libraries whose versions are part of every cache key.
 KEY_LIBRARIES: tuple[str, ...] = ("torch", "numpy", "scipy", "sympy", "mpmath")
@@ -394,8 +395,8 @@ class PointRecord:
 
     ``prediction`` (the theory object) is only kept in-process; cached records and records from
     other processes carry ``prediction=None`` and a JSON summary in ``prediction_summary``
-    (:func:`~validation.claims.ensure_predictions` recomputes it for plots). ``measurement`` is
-    kept (it must pickle) so plots can show the samples.
+    (:func:`~flatstart.validation.claims.ensure_predictions` recomputes it for plots).
+    ``measurement`` is kept (it must pickle) so plots can show the samples.
     """
 
     claim_id: str
@@ -425,8 +426,8 @@ class PointRecord:
 
 def resolve_claim(claim_id: str, claim_module: str) -> Claim:
     """Find a claim in this process: the registry, else its module (imported; registered there
-    or a module-level :class:`~validation.claims.Claim` object), else the catalogue."""
-    registry = importlib.import_module("validation.claims")
+    or a module-level :class:`~flatstart.validation.claims.Claim` object), else the catalogue."""
+    registry = importlib.import_module("flatstart.validation.claims")
 
     found = registry._REGISTRY.get(claim_id)
     if found is None and claim_module:
@@ -489,10 +490,11 @@ class LayeringError(RuntimeError):
 
 def guarded_simulate(c: Claim, task: Task) -> Any:
     """``c.simulate`` run under the profiler: any frame of ``theory`` that executes is an
-    error (:class:`LayeringError`), however it was reached (see :mod:`validation.layering`)."""
-    from validation.tracing import Recorder
+    error (:class:`LayeringError`), however it was reached (see
+    :mod:`flatstart.validation.layering`)."""
+    from flatstart.validation.tracing import Recorder
 
-    with Recorder(["theory"]) as rec:
+    with Recorder(["flatstart.theory"]) as rec:
         out = c.simulate(dict(task.params), task.point_seed, task.device, task.budget)
     if rec.executed:
         ran = sorted(rec.executed)

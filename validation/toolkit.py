@@ -47,9 +47,9 @@ import sympy as sp
 import torch
 from scipy import stats as sps
 
-from theory._checks import check_choice, check_int, check_probability
-from validation.claims import check_budget, check_device
-from validation.stats import clopper_pearson_upper, holm
+from flatstart.theory._checks import check_choice, check_int, check_probability
+from flatstart.validation.claims import check_budget, check_device
+from flatstart.validation.stats import clopper_pearson_upper, holm
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -311,7 +311,8 @@ def _point_params(network: dict[str, Any], point: dict[str, Any], quantity: str)
         if ignored:
             raise ValueError(
                 f"network {ignored[0]}={given[ignored[0]]!r} is not supported for kind 'mlp': "
-                f"an mlp's weights follow its 'init' (one of the montecarlo.inits names); "
+                f"an mlp's weights follow its 'init' (one of the flatstart.montecarlo.inits "
+                f"names); "
                 f"use kind 'chain' for a weight law given by sigma or bound"
             )
     p.update(network)
@@ -350,7 +351,7 @@ def _point_params(network: dict[str, Any], point: dict[str, Any], quantity: str)
 
 def _weight_std(p: dict[str, Any]) -> float | None:
     """Std of one weight of the first equal-width layer (chains: the weight law's std)."""
-    from montecarlo.inits import init_scale
+    from flatstart.montecarlo.inits import init_scale
 
     if p.get("bound") is not None and p.get("init") is None:
         return float(p["bound"]) / math.sqrt(3.0)
@@ -368,7 +369,7 @@ def _weight_std(p: dict[str, Any]) -> float | None:
 
 
 def _build(p: dict[str, Any], kind: str, count: int, seed: int, device: str) -> Any:
-    from montecarlo.networks import chains, mlps
+    from flatstart.montecarlo.networks import chains, mlps
 
     if kind == "chain":
         # exactly one law was given (checked in _point_params); sigma may be derived from it
@@ -422,8 +423,8 @@ class _Measurement:
 
 def _measure_chunk(quantity: str, p: dict[str, Any], nets: Any, seed: int,
                    device: str) -> tuple[np.ndarray, np.ndarray]:
-    from montecarlo import curvature as cv
-    from montecarlo.derivatives import (
+    from flatstart.montecarlo import curvature as cv
+    from flatstart.montecarlo.derivatives import (
         cosines_from_gram,
         flat_loss,
         gradient_norms,
@@ -478,7 +479,7 @@ def _measure_chunk(quantity: str, p: dict[str, Any], nets: Any, seed: int,
             return hi, cens
         return np.maximum(np.abs(lo), np.abs(hi)), cens
     if quantity == "escape_time":
-        from montecarlo.training import escape_times
+        from flatstart.montecarlo.training import escape_times
 
         res = escape_times(
             nets, (xt, yt), optimizer=p["optimizer"], lr=float(p["lr"]),
@@ -931,8 +932,8 @@ def check_bound(
 
     At every point of the Cartesian ``grid`` (merged over ``network``), ``samples`` (default:
     by ``budget`` and the quantity's cost, :data:`SAMPLES`) independent networks are built with
-    :mod:`montecarlo.networks`, the quantity is measured (:data:`QUANTITIES`) and the statement
-    is tested against the bound's value there; grid points are combined with Holm's method
+    :mod:`flatstart.montecarlo.networks`, the quantity is measured (:data:`QUANTITIES`) and the
+    statement is tested against the bound's value there; grid points are combined with Holm's method
     [ref: Holm 1979]. Tests: almost surely — any violation refutes; probability
     ``P(Q > B) ≤ δ`` — exact binomial test (``p = P(Bin(n, δ) ≥ k)``, equivalent to the
     one-sided Clopper–Pearson lower limit exceeding δ [ref: Clopper & Pearson 1934]); median —
@@ -1057,7 +1058,7 @@ def _reproduce(params: dict[str, Any], worst: dict[str, Any]) -> str:
                      if k in params and params[k] is not None
                      and not (params["kind"] == "chain" and k in ("width", "input_dim")))
     fn = "chains" if params["kind"] == "chain" else "mlps"
-    return (f"montecarlo.networks.{fn}(count={worst.get('chunk_size')}, {args}, "
+    return (f"flatstart.montecarlo.networks.{fn}(count={worst.get('chunk_size')}, {args}, "
             f"seed={worst.get('seed')}).select([{worst.get('index')}])")
 
 
@@ -1183,23 +1184,24 @@ def search_counterexample(
 
 
 def gc_thm32_sides(run: Mapping[str, Any]) -> dict[str, float]:
-    """Both sides of GC Theorem 3.2 for one SGD run (:func:`validation.strategies.sgd_runs`).
+    """Both sides of GC Theorem 3.2 for one SGD run
+    (:func:`flatstart.validation.strategies.sgd_runs`).
 
-    ``lhs = min_{1≤k≤T} E‖∇F(w_k)‖²`` exactly (:func:`theory.confusion.thm32_lhs`), the
+    ``lhs = min_{1≤k≤T} E‖∇F(w_k)‖²`` exactly (:func:`flatstart.theory.confusion.thm32_lhs`), the
     confusion bound η along every SGD path (enumerated when ``N^{T−1} ≤ 5000``, else the
     global sup), and the printed ``ρ(F(w_1) − F*)/T + ρη`` and corrected
     ``ρ(F(w_1) − F*)/(αT) + ρη(N−1)/N`` bounds, ``ρ = 2N/(2 − NLα)``. [paper: GC Thm 3.2;
     corrected form derived, docs/confusion.md]
 
     >>> import numpy as np
-    >>> from theory.confusion import QuadraticFiniteSum
+    >>> from flatstart.theory.confusion import QuadraticFiniteSum
     >>> run = {"problem": QuadraticFiniteSum(np.array([[1.0]]), np.array([[0.0]])),
     ...        "alpha": 0.1, "T": 1, "w1": np.array([1.0])}
     >>> s = gc_thm32_sides(run)
     >>> s["lhs"], round(s["printed"], 6), round(s["corrected"], 6)
     (1.0, 0.526316, 5.263158)
     """
-    from theory.confusion import thm32_corrected_bound, thm32_lhs, thm32_printed_bound
+    from flatstart.theory.confusion import thm32_corrected_bound, thm32_lhs, thm32_printed_bound
 
     prob, alpha, t, w1 = run["problem"], float(run["alpha"]), int(run["T"]), run["w1"]
     lhs = thm32_lhs(prob, w1, alpha, t)

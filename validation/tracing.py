@@ -5,13 +5,13 @@ Two uses, both about the rule that a claim's Monte Carlo side never evaluates th
 * :func:`theory_calls_during` runs a callable under :func:`sys.setprofile` (and
   :func:`threading.setprofile`, so threads it starts are watched too) and returns every function
   of the watched packages that executed. The layering guard of
-  :func:`validation.layering.check_simulate` fails when a claim's ``simulate`` executes any frame
-  of ``theory``, however it got there (a local import, a helper in another module, a closure, a
-  method).
+  :func:`flatstart.validation.layering.check_simulate` fails when a claim's ``simulate`` executes
+  any frame of ``theory``, however it got there (a local import, a helper in another module, a
+  closure, a method).
 * :class:`Recorder` also records the *boundary* calls, where code outside the watched packages
   calls into them, with their return values: what a claim's ``predict`` and ``test`` actually
-  take from theory. The coverage table (:mod:`validation.coverage`) and the mutation benchmark
-  are built on it.
+  take from theory. The coverage table (:mod:`flatstart.validation.coverage`) and the mutation
+  benchmark are built on it.
 
 The profiler sees Python frames only; theory is pure Python (plus numpy/scipy/mpmath called from
 Python frames), so every theory function that runs produces a frame.
@@ -19,6 +19,7 @@ Python frames), so every theory function that runs produces a frame.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import types
@@ -35,15 +36,16 @@ def package_dir(name: str) -> str:
     import importlib
 
     module = importlib.import_module(name)
-    return str(Path(module.__file__ or "").resolve().parent) + "/"
+    return os.path.dirname(os.path.abspath(module.__file__ or "")) + "/"
 
 
 def qualified_name(code: types.CodeType, root: str, package: str) -> str:
     """``package.module.Qualname`` of a code object whose file lies below ``root``.
 
-    >>> import validation.tracing as t
-    >>> qualified_name(t.package_dir.__code__, t.package_dir("validation"), "validation")
-    'validation.tracing.package_dir'
+    >>> import flatstart.validation.tracing as t
+    >>> root = t.package_dir("flatstart.validation")
+    >>> qualified_name(t.package_dir.__code__, root, "flatstart.validation")
+    'flatstart.validation.tracing.package_dir'
     """
     rel = code.co_filename[len(root):]
     mod = rel[:-3] if rel.endswith(".py") else rel
@@ -67,7 +69,8 @@ class Recorder:
     """Context manager recording the functions of ``packages`` that execute inside it.
 
     Attributes:
-        executed: qualified names (``theory.products.Product.cdf``) of every function of the
+        executed: qualified names (``flatstart.theory.products.Product.cdf``) of every function of
+        the
             watched packages that ran.
         boundary: with ``boundary=True``, the calls made from outside the packages into them,
             in order, with their return values.
@@ -75,10 +78,10 @@ class Recorder:
             call starts, so it sees the arguments) whose string is stored as
             :attr:`BoundaryCall.key`: lets two runs match the same call by its arguments.
 
-    >>> from theory.noise import b_simple
-    >>> with Recorder(["theory"]) as rec:
+    >>> from flatstart.theory.noise import b_simple
+    >>> with Recorder(["flatstart.theory"]) as rec:
     ...     _ = b_simple(2.0, 1.0)
-    >>> "theory.noise.b_simple" in rec.executed
+    >>> "flatstart.theory.noise.b_simple" in rec.executed
     True
     """
 
@@ -90,7 +93,12 @@ class Recorder:
 
     def __post_init__(self) -> None:
         self.packages = tuple(self.packages)
-        self._roots = [(package_dir(p), p) for p in self.packages]
+        # the folder as imported and, where a link leads there, the folder it points to
+        self._roots = []
+        for p in self.packages:
+            root = package_dir(p)
+            real = str(Path(root).resolve()) + "/"
+            self._roots += [(root, p)] + ([(real, p)] if real != root else [])
         self._names: dict[types.CodeType, str | None] = {}
         self._old: Any = None
         self._old_thread: Any = None
@@ -143,12 +151,12 @@ def theory_calls_during(fn: Callable[..., Any], *args: Any, **kwargs: Any
                         ) -> tuple[Any, set[str]]:
     """Call ``fn(*args, **kwargs)`` and return ``(its result, theory functions that ran)``.
 
-    >>> from theory.noise import b_simple
+    >>> from flatstart.theory.noise import b_simple
     >>> theory_calls_during(lambda: 1 + 1)
     (2, set())
-    >>> "theory.noise.b_simple" in theory_calls_during(b_simple, 2.0, 1.0)[1]
+    >>> "flatstart.theory.noise.b_simple" in theory_calls_during(b_simple, 2.0, 1.0)[1]
     True
     """
-    with Recorder(["theory"]) as rec:
+    with Recorder(["flatstart.theory"]) as rec:
         out = fn(*args, **kwargs)
     return out, set(rec.executed)

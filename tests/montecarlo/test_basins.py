@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from montecarlo.basins import (
+from flatstart.montecarlo.basins import (
     default_alphas,
     forked_pairs,
     independent_pairs,
@@ -15,8 +15,8 @@ from montecarlo.basins import (
     optimizer_solutions,
     param_distance,
 )
-from montecarlo.data import teacher_dataset
-from montecarlo.networks import mlps
+from flatstart.montecarlo.data import teacher_dataset
+from flatstart.montecarlo.networks import mlps
 
 D = torch.float64
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import stats
 
-from montecarlo.confusion import (
+from flatstart.montecarlo.confusion import (
     confusion_stats,
     confusion_stats_reference,
     confusion_sweep,
@@ -20,9 +20,9 @@ from montecarlo.confusion import (
     per_sample_gram,
     two_batch_noise_scale,
 )
-from montecarlo.data import sphere_inputs, teacher_dataset
-from montecarlo.networks import mlps
-from montecarlo.training import network_losses, per_sample_losses
+from flatstart.montecarlo.data import sphere_inputs, teacher_dataset
+from flatstart.montecarlo.networks import mlps
+from flatstart.montecarlo.training import network_losses, per_sample_losses
 
 D = torch.float64
 ALPHA = 1e-3
@@ -192,7 +192,7 @@ def test_bad_input(call, word):
 
 
 def test_confusion_over_training_records_init_and_end():
-    from montecarlo.confusion import confusion_over_training
+    from flatstart.montecarlo.confusion import confusion_over_training
     nets = mlps(2, 6, 2, input_dim=6, output_dim=1, seed=0)
     ds = teacher_dataset(16, 6, seed=2)
     r = confusion_over_training(nets, ds, "sgd", 0.05, steps=10, batch_size=4, record_every=5)

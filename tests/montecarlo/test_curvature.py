@@ -1,4 +1,5 @@
-"""Tests of montecarlo.curvature and montecarlo.lanczos against dense float64 references."""
+"""Tests of flatstart.montecarlo.curvature and flatstart.montecarlo.lanczos against dense float64
+references."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from montecarlo import curvature
-from montecarlo.lanczos import gaussian_broadening, lanczos, lane_ritz, ritz, tridiagonal
+from flatstart.montecarlo import curvature
+from flatstart.montecarlo.lanczos import gaussian_broadening, lanczos, lane_ritz, ritz, tridiagonal
 
 DT = torch.float64
 ALPHA_4SIGMA = 6.3e-5  # two-sided normal tail beyond 4 standard errors
@@ -337,7 +338,7 @@ def test_batched_lanczos_equals_per_network() -> None:
 
 def test_network_batch_from_montecarlo_networks() -> None:
     """flat_function_batch on the real network batch: batched Lanczos = dense per network."""
-    networks = pytest.importorskip("montecarlo.networks")
+    networks = pytest.importorskip("flatstart.montecarlo.networks")
     nets = networks.mlps(
         count=3,
         width=4,

@@ -6,7 +6,7 @@ import pytest
 import torch
 from scipy import stats
 
-from montecarlo.data import (
+from flatstart.montecarlo.data import (
     Dataset,
     as_dataset,
     batch_indices,

@@ -1,4 +1,4 @@
-"""Tests of montecarlo.derivatives: every fast path against its slow reference."""
+"""Tests of flatstart.montecarlo.derivatives: every fast path against its slow reference."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from montecarlo import derivatives as D
-from montecarlo.networks import chains, mlps
+from flatstart.montecarlo import derivatives as D
+from flatstart.montecarlo.networks import chains, mlps
 
 F64 = torch.float64
 

@@ -1,4 +1,5 @@
-"""Tests of montecarlo.networks and montecarlo.inits: shapes, semantics, seeds, init laws."""
+"""Tests of flatstart.montecarlo.networks and flatstart.montecarlo.inits: shapes, semantics,
+seeds, init laws."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from montecarlo import inits
-from montecarlo.networks import NetworkBatch, chains, mlps
+from flatstart.montecarlo import inits
+from flatstart.montecarlo.networks import NetworkBatch, chains, mlps
 
 F64 = torch.float64
 ALPHA = 0.01

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from montecarlo.optim import OPTIMIZERS, make_optimizer, torch_reference_optimizer
+from flatstart.montecarlo.optim import OPTIMIZERS, make_optimizer, torch_reference_optimizer
 
 D = torch.float64
 

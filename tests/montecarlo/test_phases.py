@@ -10,9 +10,9 @@ import pytest
 import torch
 from scipy import stats
 
-from montecarlo.data import teacher_dataset
-from montecarlo.networks import mlps
-from montecarlo.phases import (
+from flatstart.montecarlo.data import teacher_dataset
+from flatstart.montecarlo.networks import mlps
+from flatstart.montecarlo.phases import (
     gradient_snr,
     gradient_snr_reference,
     idnn_compat,

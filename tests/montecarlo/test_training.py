@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from montecarlo.data import teacher_dataset
-from montecarlo.networks import chains, mlps
-from montecarlo.training import (
+from flatstart.montecarlo.data import teacher_dataset
+from flatstart.montecarlo.networks import chains, mlps
+from flatstart.montecarlo.training import (
     EscapeResult,
     censored_median,
     escape_times,
@@ -192,7 +192,7 @@ def test_bad_input(call, word, data):
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_training_matches_cpu():
-    from montecarlo.data import as_dataset
+    from flatstart.montecarlo.data import as_dataset
     nets_cpu = mlps(3, 6, 3, input_dim=3, output_dim=1, bias=True, seed=0)
     nets_gpu = mlps(3, 6, 3, input_dim=3, output_dim=1, bias=True, seed=0, device="cuda")
     ds = teacher_dataset(24, 3, seed=1)

@@ -1,4 +1,5 @@
-"""Tests of montecarlo.variables: factor laws (KS + mutants), products, log space, errors."""
+"""Tests of flatstart.montecarlo.variables: factor laws (KS + mutants), products, log space,
+errors."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 import torch
 from scipy import stats
 
-from montecarlo.variables import product_samples, sample_log_abs_product, sample_product
+from flatstart.montecarlo.variables import product_samples, sample_log_abs_product, sample_product
 
 ALPHA = 0.01
 N = 20_000

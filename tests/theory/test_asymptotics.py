@@ -1,4 +1,4 @@
-"""Tests of theory.asymptotics: saddlepoints, log-CLT, Gamma medians, median inequalities.
+"""Tests of flatstart.theory.asymptotics: saddlepoints, log-CLT, Gamma medians, median inequalities.
 
 Exact references: sums of log-uniforms are ``-Gamma(L, 1)`` (scipy/mpmath incomplete gamma);
 sums of ``log|N(0,1)|`` are checked against Gil-Pelaez inversion at 30 digits in mpmath.
@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import special, stats
 
-from theory import asymptotics as A
+from flatstart.theory import asymptotics as A
 
 ALPHA = 0.01
 

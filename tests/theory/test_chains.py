@@ -1,4 +1,4 @@
-"""Tests for theory.chains against independent numpy/torch simulations of width-1 chains.
+"""Tests for flatstart.theory.chains against independent numpy/torch simulations of width-1 chains.
 
 Every statistical check has an explicit alpha, a fixed seed and a mutant that the same check
 must reject.
@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from theory.chains import (
+from flatstart.theory.chains import (
     A_SYM,
     L_SYM,
     SIGMA_SYM,
@@ -433,9 +433,10 @@ def test_symbolic_vs_numeric_moments() -> None:
 # ----------------------------------------------------------------------------- cross-check
 @pytest.mark.parametrize("depth", [1, 3, 10])
 def test_agrees_with_products_module(depth: int) -> None:
-    """Two independent engines: this module's Gil-Pelaez law vs theory.products (Mellin)."""
-    products = pytest.importorskip("theory.products")
-    laws = pytest.importorskip("theory.laws")
+    """Two independent engines: this module's Gil-Pelaez law vs flatstart.theory.products
+    (Mellin)."""
+    products = pytest.importorskip("flatstart.theory.products")
+    laws = pytest.importorskip("flatstart.theory.laws")
     c = NeuralChain(depth, sigma=0.8, x=1.5)
     ref = 1.5 * products.product(laws.Normal(0.8), depth)
     t = np.array([-2.0, -1e-3, 1e-4, 0.05, 0.4, 3.0])
@@ -488,11 +489,12 @@ ENGINE_CASES = [
 
 @pytest.mark.parametrize(("kwargs", "which"), ENGINE_CASES)
 def test_product_engine_agrees_with_logproduct(kwargs: dict, which: tuple | None) -> None:
-    """Linear chains: the ChainProduct (Mellin engine of theory.products) and the independent
-    Gil-Pelaez LogProductLaw agree on the cdf at many points (1e-9) and the median (1e-10)."""
-    from theory.chains import ChainProduct
-    from theory.products import Product
-    from theory.wide import LogProductLaw
+    """Linear chains: the ChainProduct (Mellin engine of flatstart.theory.products) and the
+    independent Gil-Pelaez LogProductLaw agree on the cdf at many points (1e-9) and the median
+    (1e-10)."""
+    from flatstart.theory.chains import ChainProduct
+    from flatstart.theory.products import Product
+    from flatstart.theory.wide import LogProductLaw
 
     c = NeuralChain(**kwargs)
     prod, ref = _chain_laws(c, "product"), _chain_laws(c, "logproduct")
@@ -522,8 +524,8 @@ def test_product_engine_agrees_with_logproduct(kwargs: dict, which: tuple | None
 def test_returned_types_and_full_api() -> None:
     """Linear chains return Products (mellin, sympy_pdf, exact moments); ReLU chains and the
     L = 1 constants return LogProductLaw; the fast path equals the Product engine."""
-    from theory.chains import FAST_PATH_MIN_POINTS, ChainProduct
-    from theory.wide import LogProductLaw
+    from flatstart.theory.chains import FAST_PATH_MIN_POINTS, ChainProduct
+    from flatstart.theory.wide import LogProductLaw
 
     c = NeuralChain(2, sigma=1.0, x=1.0)
     law = c.output_law()
@@ -545,7 +547,7 @@ def test_returned_types_and_full_api() -> None:
 
 
 # ------------------------------------------------------------------ residual chains
-from theory.chains import (  # noqa: E402
+from flatstart.theory.chains import (  # noqa: E402
     residual_chain_log_cdf,
     residual_chain_median,
     residual_chain_median_reference,
@@ -609,9 +611,9 @@ def test_residual_chain_log_cdf_ks():
 
 @pytest.mark.parametrize("depth", [4, 16, 64, 256])
 def test_residual_uniform_matches_theory_products(depth):
-    """Independent implementation: theory.products' law of a product of U(1 ± √(3/L))."""
-    from theory.laws import Uniform
-    from theory.products import product
+    """Independent implementation: flatstart.theory.products' law of a product of U(1 ± √(3/L))."""
+    from flatstart.theory.laws import Uniform
+    from flatstart.theory.products import product
 
     a = math.sqrt(3.0 / depth)
     ref = float(product([Uniform(1.0 - a, 1.0 + a)] * depth).median())

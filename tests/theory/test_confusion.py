@@ -1,4 +1,5 @@
-"""Tests for theory.confusion: definition, linear cosine law, orthogonal identity, SGD bounds."""
+"""Tests for flatstart.theory.confusion: definition, linear cosine law, orthogonal identity, SGD
+bounds."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import sympy as sp
 from hypothesis import find, given, settings
 from hypothesis import strategies as hst
 
-from theory import confusion as C
+from flatstart.theory import confusion as C
 
 ALPHA = 0.01
 

@@ -1,4 +1,5 @@
-"""Tests for theory.escape: exact escape counts vs iteration, chain Hessian, median slopes."""
+"""Tests for flatstart.theory.escape: exact escape counts vs iteration, chain Hessian, median
+slopes."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import scipy.stats as st
 from hypothesis import given, settings
 from hypothesis import strategies as hst
 
-from theory import escape as E
+from flatstart.theory import escape as E
 
 ALPHA = 0.01
 

@@ -1,4 +1,5 @@
-"""Tests for theory.hessian: exact entry laws, structure and tail bounds vs torch Hessians."""
+"""Tests for flatstart.theory.hessian: exact entry laws, structure and tail bounds vs torch
+Hessians."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from theory.chains import NeuralChain
-from theory.hessian import (
+from flatstart.theory.chains import NeuralChain
+from flatstart.theory.hessian import (
     entry_tail_probability,
     hessian_moments,
     max_entry_bound,

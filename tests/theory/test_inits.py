@@ -1,4 +1,4 @@
-"""Tests for theory.inits: formulas, torch semantics (empirical), argument checks."""
+"""Tests for flatstart.theory.inits: formulas, torch semantics (empirical), argument checks."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from theory.inits import INITS, weight_law, weight_spec, weight_variance
+from flatstart.theory.inits import INITS, weight_law, weight_spec, weight_variance
 
 torch = pytest.importorskip("torch")
 

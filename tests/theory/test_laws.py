@@ -12,8 +12,8 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
-from theory.laws import Beta, ChiSquare, Gamma, Law, Mixture, Normal, PointMass, Uniform
-from theory.products import product
+from flatstart.theory.laws import Beta, ChiSquare, Gamma, Law, Mixture, Normal, PointMass, Uniform
+from flatstart.theory.products import product
 
 # (law, matching scipy distribution)
 ONE_FACTOR = [

@@ -1,4 +1,4 @@
-"""Tests for theory.noise: exact identities, population SNR, two-batch estimators."""
+"""Tests for flatstart.theory.noise: exact identities, population SNR, two-batch estimators."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as hst
 from hypothesis.extra import numpy as hnp
 
-from theory import noise as Nz
+from flatstart.theory import noise as Nz
 
 ALPHA = 0.01
 Z = float(st.norm.ppf(1 - ALPHA / 2))

@@ -1,4 +1,5 @@
-"""Tests for theory.ntk: kernel identities, recursion vs reference, wide-net simulation."""
+"""Tests for flatstart.theory.ntk: kernel identities, recursion vs reference, wide-net
+simulation."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 import scipy.stats as st
 import sympy as sp
 
-from theory import ntk as K
+from flatstart.theory import ntk as K
 
 ALPHA = 0.01
 Z = float(st.norm.ppf(1 - ALPHA / 2))

@@ -14,8 +14,8 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
-from theory.laws import Beta, ChiSquare, Gamma, Law, Mixture, Normal, PointMass, Uniform
-from theory.products import Product, berry_esseen, product
+from flatstart.theory.laws import Beta, ChiSquare, Gamma, Law, Mixture, Normal, PointMass, Uniform
+from flatstart.theory.products import Product, berry_esseen, product
 
 ALPHA = 0.01
 
@@ -430,7 +430,7 @@ def test_two_normal_bracket_derivative_is_density() -> None:
 def test_two_normal_tail_absolute_error_bound() -> None:
     """The float64 tail is within the absolute error bound the routing relies on, on a dense
     grid up to the cut-off (catches a change of scipy's modstruve accuracy)."""
-    from theory.products import _TWO_NORMAL_ABS_ERR, _TWO_NORMAL_ZMAX, _two_normal_tail
+    from flatstart.theory.products import _TWO_NORMAL_ABS_ERR, _TWO_NORMAL_ZMAX, _two_normal_tail
 
     z = np.concatenate([[0.0, 1e-12, 1e-6], np.linspace(1e-3, _TWO_NORMAL_ZMAX, 120)])
     got = _two_normal_tail(z)
@@ -516,9 +516,9 @@ def test_meijer_budget_leaves_the_callers_alarm_alone(monkeypatch) -> None:
     survives a call, and an exceeded budget is a clear ValueError."""
     import signal
 
-    import theory.products as tp
-    from theory.laws import Normal
-    from theory.products import product
+    import flatstart.theory.products as tp
+    from flatstart.theory.laws import Normal
+    from flatstart.theory.products import product
 
     fired: list[int] = []
     old = signal.signal(signal.SIGALRM, lambda s, f: fired.append(s))

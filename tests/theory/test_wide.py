@@ -1,4 +1,4 @@
-"""Tests for theory.wide against independent numpy simulations of width-n networks."""
+"""Tests for flatstart.theory.wide against independent numpy simulations of width-n networks."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import special, stats
 
-from theory.inits import weight_variance
-from theory.wide import (
+from flatstart.theory.inits import weight_variance
+from flatstart.theory.wide import (
     critical_width,
     critical_width_asymptotic,
     critical_width_lower_bound,
@@ -393,9 +393,10 @@ def test_bad_input(call, name: str) -> None:  # noqa: ANN001
 
 
 def test_agrees_with_products_module() -> None:
-    """norm_ratio_law (linear) vs theory.products.product of ChiSquare(n, scale=1/n) factors."""
-    products = pytest.importorskip("theory.products")
-    laws = pytest.importorskip("theory.laws")
+    """norm_ratio_law (linear) vs flatstart.theory.products.product of ChiSquare(n, scale=1/n)
+    factors."""
+    products = pytest.importorskip("flatstart.theory.products")
+    laws = pytest.importorskip("flatstart.theory.laws")
     widths = [5, 3, 8]
     ref = products.product([laws.ChiSquare(3, scale=1 / 5), laws.ChiSquare(8, scale=1 / 3)])
     law = norm_ratio_law(widths[1:], 2, "linear", input_dim=widths[0])

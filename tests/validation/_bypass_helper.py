@@ -7,5 +7,5 @@ def helper(x: float) -> float:
     """Calls theory only at run time, through an import inside the function."""
     import importlib
 
-    noise = importlib.import_module("theory.noise")
+    noise = importlib.import_module("flatstart.theory.noise")
     return float(noise.b_simple(x, 1.0))

@@ -1,4 +1,5 @@
-"""validation.assertions: pass on true statements, fail (with informative messages) on mutants."""
+"""flatstart.validation.assertions: pass on true statements, fail (with informative messages) on
+mutants."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from theory.laws import Gamma, Mixture, Normal, PointMass, Uniform
-from theory.products import product
-from validation.assertions import (
+from flatstart.theory.laws import Gamma, Mixture, Normal, PointMass, Uniform
+from flatstart.theory.products import product
+from flatstart.validation.assertions import (
     allclose_report,
     assert_bound_holds,
     assert_identity,

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from validation import stats
-from validation.cache import Cache
-from validation.claims import Claim, register, unregister, verify
+from flatstart.validation import stats
+from flatstart.validation.cache import Cache
+from flatstart.validation.claims import Claim, register, unregister, verify
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -102,7 +102,7 @@ def test_any_key_change_misses(toy, tmp_path: Path) -> None:
 
 
 def test_key_covers_device_alpha_and_params(toy) -> None:
-    from validation.sweeps import point_key
+    from flatstart.validation.sweeps import point_key
 
     k = point_key(toy, {"mu": 0.0}, "quick", 0, "cpu")
     assert k == point_key(toy, {"mu": 0.0}, "quick", 0, "cpu")
@@ -113,7 +113,7 @@ def test_key_covers_device_alpha_and_params(toy) -> None:
 
 def test_errors_are_not_cached_and_corrupt_files_miss(toy, tmp_path: Path) -> None:
     cache = Cache(tmp_path / "c")
-    import validation.catalogue._demo  # noqa: F401  (DEMO.broken)
+    import flatstart.validation.catalogue._demo  # noqa: F401  (DEMO.broken)
 
     verify("DEMO.broken", seed=0, cache=cache)
     assert cache.writes == 1  # only the good point of DEMO.broken
@@ -133,8 +133,8 @@ def test_errors_are_not_cached_and_corrupt_files_miss(toy, tmp_path: Path) -> No
 SCRIPT = textwrap.dedent("""
     import sys, time, pathlib
     import numpy as np
-    from validation import stats
-    from validation.claims import Claim, register, verify
+    from flatstart.validation import stats
+    from flatstart.validation.claims import Claim, register, verify
 
     LOG = pathlib.Path(sys.argv[2])
 
@@ -188,14 +188,18 @@ def _scratch_tree(tmp_path: Path) -> Path:
     """A scratch copy of the three packages (and a docs folder beside them)."""
     import shutil
 
-    import montecarlo
-    import theory
-    import validation
+    from flatstart import montecarlo, theory, validation
 
     root = tmp_path / "tree"
     for pkg in (theory, montecarlo, validation):
         src = Path(pkg.__file__).parent
         shutil.copytree(src, root / src.name, ignore=shutil.ignore_patterns("__pycache__"))
+    import flatstart
+
+    (root / "flatstart").mkdir()  # the package: its __init__ and links to the three folders
+    shutil.copy(flatstart.__file__, root / "flatstart" / "__init__.py")
+    for name in ("theory", "montecarlo", "validation"):
+        (root / "flatstart" / name).symlink_to(Path("..") / name)
     (root / "docs").mkdir()
     (root / "docs" / "page.md").write_text("docs\n")
     return root
@@ -203,8 +207,8 @@ def _scratch_tree(tmp_path: Path) -> Path:
 
 def test_fingerprint_follows_every_package_file(tmp_path: Path) -> None:
     """Editing any theory/ or montecarlo/ or validation/ file changes the key; docs do not."""
-    from validation.claims import get
-    from validation.sweeps import code_fingerprint
+    from flatstart.validation.claims import get
+    from flatstart.validation.sweeps import code_fingerprint
 
     root = _scratch_tree(tmp_path)
     roots = [root / "theory", root / "montecarlo", root / "validation"]
@@ -224,7 +228,7 @@ def test_fingerprint_follows_every_package_file(tmp_path: Path) -> None:
 
 _SCRIPT = """
 import sys, json
-from validation.claims import verify
+from flatstart.validation.claims import verify
 r = verify("VC.mean-vs-median", budget="quick", seed=0, cache=sys.argv[1])
 print(json.dumps({"verdict": r.verdict, "cached": r.details["cached_points"]}))
 """
@@ -249,7 +253,7 @@ def test_edited_measurement_is_never_served_from_the_cache(tmp_path: Path) -> No
     cache = tmp_path / "cache"
     first = _run_scratch(root, cache)
     assert first == {"verdict": "consistent", "cached": 0}
-    from validation.claims import get
+    from flatstart.validation.claims import get
 
     points = len(get("VC.mean-vs-median").grid("quick"))
     assert _run_scratch(root, cache)["cached"] == points, "an unchanged tree is served from cache"
@@ -262,7 +266,7 @@ def test_edited_measurement_is_never_served_from_the_cache(tmp_path: Path) -> No
 
 
 def test_cache_info_and_clear(toy, tmp_path: Path) -> None:
-    from validation.cli import main
+    from flatstart.validation.cli import main
 
     cache = Cache(tmp_path / "c")
     verify(toy.id, seed=0, cache=cache)

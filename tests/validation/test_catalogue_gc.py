@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-import validation.catalogue.confusion as gc
-from montecarlo import gc_experiments as gx
-from montecarlo.confusion import per_sample_gram
-from montecarlo.data import sphere_inputs, teacher_dataset
-from montecarlo.networks import mlps
-from theory import confusion as tconf
-from validation.claims import get, verify
+import flatstart.validation.catalogue.confusion as gc
+from flatstart.montecarlo import gc_experiments as gx
+from flatstart.montecarlo.confusion import per_sample_gram
+from flatstart.montecarlo.data import sphere_inputs, teacher_dataset
+from flatstart.montecarlo.networks import mlps
+from flatstart.theory import confusion as tconf
+from flatstart.validation.claims import get, verify
 
 ALPHA = 0.01
 IDS = list(gc.GC_IDS)
@@ -38,7 +38,7 @@ def test_claim_metadata(claim_id: str) -> None:
     c = get(claim_id)
     assert c.family == "GC" and c.alpha == ALPHA
     assert c.plot is not None and c.mutant_description
-    assert c.module == "validation.catalogue.confusion"
+    assert c.module == "flatstart.validation.catalogue.confusion"
 
 
 def _imported_modules(fn: object) -> set[str]:
@@ -50,7 +50,7 @@ def _imported_modules(fn: object) -> set[str]:
         elif isinstance(node, ast.Import):
             mods.update(a.name for a in node.names)
         elif isinstance(node, ast.Name) and node.id in ("tconf", "tnoise", "tntk"):
-            mods.add("theory." + node.id)
+            mods.add("flatstart.theory." + node.id)
     return mods
 
 
@@ -64,8 +64,8 @@ def test_simulate_never_uses_theory(claim_id: str) -> None:
             if name.startswith("_") and callable(getattr(gc, name)) and f"{name}(" in src]
     for fn in fns:
         mods = _imported_modules(fn)
-        assert not any(m.startswith("theory") for m in mods), (claim_id, fn, mods)
-    assert not any(m.startswith("theory") for m in _imported_modules(gx))
+        assert not any(m.startswith("flatstart.theory") for m in mods), (claim_id, fn, mods)
+    assert not any(m.startswith("flatstart.theory") for m in _imported_modules(gx))
 
 
 def test_thm32_search_finds_counterexample_without_hardcoding() -> None:
@@ -89,7 +89,7 @@ def test_thm32_search_finds_counterexample_without_hardcoding() -> None:
 ])
 def test_one_sided_conversion(direction: int, t: float, expect_reject: bool) -> None:
     """``H0: direction·θ ≥ 0`` maps to the stats alternative; data with mean t·se."""
-    from validation import stats
+    from flatstart.validation import stats
 
     rng = np.random.default_rng(0)
     z = rng.normal(size=400)
@@ -125,7 +125,7 @@ def test_ntk_gram_rejects_norm_and_bias() -> None:
 
 def test_with_replacement_pairs_match_direct_batches() -> None:
     """Batch gradients from the Gram matrix equal explicit means of per-sample gradients."""
-    from montecarlo.confusion import flat_per_sample, per_sample_gradients
+    from flatstart.montecarlo.confusion import flat_per_sample, per_sample_gradients
 
     nets = mlps(1, 8, 2, input_dim=3, output_dim=1, bias=True, init="torch_default", seed=1)
     ds = teacher_dataset(10, 3, seed=2)
@@ -156,7 +156,7 @@ def test_path_moments_match_loop_and_theory() -> None:
 def test_sgd_gaps_mean_matches_exact_expectation() -> None:
     """Real SGD runs: the sample mean of F(w_T) − F* agrees with the exact expectation
     (t test, alpha 0.01); a 10% larger value is rejected (mutant)."""
-    from validation.stats import mean_test
+    from flatstart.validation.stats import mean_test
 
     a = np.array([[1.0, 2.0], [0.5, 1.5], [2.0, 0.3]])
     b = np.array([[1.0, -1.0], [0.2, 0.5], [-1.0, 2.0]])
@@ -203,7 +203,7 @@ def test_sgd_bound_tight_point_is_an_equality() -> None:
 
 
 def test_unrolled_ntk_matches_recursion() -> None:
-    from theory import ntk as tntk
+    from flatstart.theory import ntk as tntk
 
     for rho0 in (-0.6, 0.0, 0.5):
         for depth in (0, 1, 3):

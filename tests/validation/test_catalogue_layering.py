@@ -1,7 +1,7 @@
 """No claim's Monte Carlo side reaches a theory formula (the check would be circular).
 
-Two passes (:mod:`validation.layering`): a static one over names and module constants, and the
-profiler that ``run_point`` wraps around every ``simulate`` (any theory frame is an error). The
+Two passes (:mod:`flatstart.validation.layering`): a static one over names and module constants, and
+the profiler that ``run_point`` wraps around every ``simulate`` (any theory frame is an error). The
 five bypasses a reviewer planted are each caught.
 """
 
@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
+from flatstart.theory.noise import b_simple
+from flatstart.validation import stats
+from flatstart.validation.claims import Claim, get, ids, register, unregister, verify
+from flatstart.validation.layering import check_simulate, static_violations, traced_violations
 from tests.validation import _bypass_helper
-from theory.noise import b_simple
-from validation import stats
-from validation.claims import Claim, get, ids, register, unregister, verify
-from validation.layering import check_simulate, static_violations, traced_violations
 
 
 @pytest.mark.parametrize("claim_id", ids())
@@ -26,7 +26,7 @@ def test_simulate_never_uses_theory_static(claim_id: str) -> None:
 
 # ------------------------------------------------------------------- the five bypasses
 def _sim_local_import(params: Any, seed: int, device: str, budget: str) -> float:
-    from theory.noise import b_simple as bs
+    from flatstart.theory.noise import b_simple as bs
 
     return float(bs(2.0, 1.0))
 
@@ -51,7 +51,7 @@ class _Measurer:
     def measure(self) -> float:
         import importlib
 
-        return float(importlib.import_module("theory.noise").b_simple(2.0, 1.0))
+        return float(importlib.import_module("flatstart.theory.noise").b_simple(2.0, 1.0))
 
 
 _MEASURER = _Measurer()
@@ -89,12 +89,12 @@ def test_every_bypass_is_caught(name: str) -> None:
 
 
 def test_which_pass_catches_which() -> None:
-    assert static_violations(_sim_local_import) == ["import theory.noise"]
+    assert static_violations(_sim_local_import) == ["import flatstart.theory.noise"]
     assert static_violations(_sim_closure) == ["b_simple (closure)"]
     assert static_violations(_sim_constant) == ["_FROM_THEORY (computed from theory)"]
     for sim in (_sim_other_module, _sim_method, _sim_local_import, _sim_closure):
         _, ran = traced_violations(sim, {})
-        assert "theory.noise.b_simple" in ran
+        assert "flatstart.theory.noise.b_simple" in ran
     assert static_violations(_sim_clean) == [] and traced_violations(_sim_clean, {})[1] == []
 
 
@@ -118,4 +118,4 @@ def test_run_point_guard_makes_a_bypass_an_error() -> None:
     finally:
         unregister(claim.id)
     assert r.verdict == "error" and "LayeringError" in (r.error or "")
-    assert "theory.noise.b_simple" in (r.error or "")
+    assert "flatstart.theory.noise.b_simple" in (r.error or "")

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from scipy import special
 
-import validation.catalogue.products as P
-from validation.claims import get, verify
+import flatstart.validation.catalogue.products as P
+from flatstart.validation.claims import get, verify
 
 IDS = list(P.P_IDS)
 
@@ -32,9 +32,9 @@ def _imported_modules(fn: Any) -> set[str]:
     mods: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module:
-            mods.add(node.module.split(".")[0])
+            mods.add(node.module.removeprefix("flatstart.").split(".")[0])
         elif isinstance(node, ast.Import):
-            mods.update(a.name.split(".")[0] for a in node.names)
+            mods.update(a.name.removeprefix("flatstart.").split(".")[0] for a in node.names)
         elif isinstance(node, ast.Name) and node.id in ("product", "Normal", "Gamma", "Beta",
                                                         "Uniform", "gamma_median",
                                                         "choi_bounds", "choi_series",
@@ -87,7 +87,7 @@ def test_berry_esseen_tight_companion_rejects_a_wrong_clt_mean() -> None:
     two-sided companion although the bound itself still holds."""
     import dataclasses
 
-    from montecarlo.variables import sample_log_abs_product
+    from flatstart.montecarlo.variables import sample_log_abs_product
 
     params = {"depth": 3, "sigma": 0.5}
     p = P.predict_berry_esseen(params)
@@ -121,8 +121,8 @@ def test_choi_series_tolerance_covers_the_true_residual() -> None:
 
 
 def test_interpolated_cdf_matches_the_exact_cdf() -> None:
-    from theory.laws import Gamma, Normal, Uniform
-    from theory.products import product
+    from flatstart.theory.laws import Gamma, Normal, Uniform
+    from flatstart.theory.products import product
 
     for law in (product(Normal(2.0), 5), product([Normal(1.5).signed_power(0.5),
                                                   Uniform(-1.0, 1.0), Gamma(2.0, 1.0)])):

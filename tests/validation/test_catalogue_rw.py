@@ -12,16 +12,16 @@ import numpy as np
 import pytest
 import torch
 
-import validation.catalogue.wide as W
-from montecarlo.derivatives import input_jacobian_reference
-from montecarlo.networks import mlps
-from montecarlo.rw_experiments import (
+import flatstart.validation.catalogue.wide as W
+from flatstart.montecarlo.derivatives import input_jacobian_reference
+from flatstart.montecarlo.networks import mlps
+from flatstart.montecarlo.rw_experiments import (
     mask_jacobians,
     readout_to_lecun,
     residual_block_stack,
     scalar_input_gradients,
 )
-from validation.claims import get, verify
+from flatstart.validation.claims import get, verify
 
 IDS = list(W.RW_IDS)
 
@@ -44,7 +44,7 @@ def test_simulate_uses_no_theory(claim_id: str) -> None:
     mods, names = set(), set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module:
-            mods.add(node.module.split(".")[0])
+            mods.add(node.module.removeprefix("flatstart.").split(".")[0])
         elif isinstance(node, ast.Name):
             names.add(node.id)
     assert "theory" not in mods and not (names & THEORY_NAMES), (claim_id, mods, names)

@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 import torch
 
-import validation.catalogue.phases as sp
-from montecarlo.confusion import noise_scale, per_sample_gradients
-from montecarlo.data import teacher_dataset
-from montecarlo.networks import mlps
-from montecarlo.phases import gradient_snr
-from montecarlo.sp_experiments import (
+import flatstart.validation.catalogue.phases as sp
+from flatstart.montecarlo.confusion import noise_scale, per_sample_gradients
+from flatstart.montecarlo.data import teacher_dataset
+from flatstart.montecarlo.networks import mlps
+from flatstart.montecarlo.phases import gradient_snr
+from flatstart.montecarlo.sp_experiments import (
     batch_gradients,
     batch_gradients_reference,
     exact_noise_scale,
@@ -34,10 +34,10 @@ from montecarlo.sp_experiments import (
     replica_gradients,
     snr_training,
 )
-from theory.noise import layer_snr
-from validation import stats
-from validation.claims import get, last_records, verify
-from validation.layering import static_violations
+from flatstart.theory.noise import layer_snr
+from flatstart.validation import stats
+from flatstart.validation.claims import get, last_records, verify
+from flatstart.validation.layering import static_violations
 
 matplotlib.use("Agg")
 
@@ -76,9 +76,9 @@ def test_claim_consistent_standard_budget(claim_id: str) -> None:
 @pytest.mark.parametrize("claim_id", IDS)
 def test_simulate_never_uses_theory_static(claim_id: str) -> None:
     assert static_violations(get(claim_id).simulate) == [], f"{claim_id}.simulate reaches theory"
-    import montecarlo.sp_experiments as mc
+    import flatstart.montecarlo.sp_experiments as mc
 
-    assert not any(isinstance(v, types.ModuleType) and v.__name__.startswith("theory")
+    assert not any(isinstance(v, types.ModuleType) and v.__name__.startswith("flatstart.theory")
                    for v in vars(mc).values())
 
 
@@ -87,7 +87,7 @@ def test_simulate_never_uses_theory_runtime(monkeypatch: pytest.MonkeyPatch) -> 
         raise AssertionError("simulate called a theory function")
 
     for name, obj in list(vars(sp).items()):
-        if str(getattr(obj, "__module__", "") or "").startswith("theory"):
+        if str(getattr(obj, "__module__", "") or "").startswith("flatstart.theory"):
             monkeypatch.setattr(sp, name, boom)
     assert sp.layer_snr is boom  # type: ignore[comparison-overlap]
     out = sp.simulate_snr(dict(get("SP.snr-noise-scale").grid("quick")[0]), 3, "cpu", "quick")

@@ -2,7 +2,7 @@
 
 Every claim must be "consistent" with its mutant rejected at the quick budget, seed 0; the
 Monte Carlo side must never touch theory; the theory values the claims rely on are checked
-against independent routes (theory.products, closed forms, Choi, Berry-Esseen).
+against independent routes (flatstart.theory.products, closed forms, Choi, Berry-Esseen).
 """
 
 from __future__ import annotations
@@ -16,17 +16,17 @@ import pytest
 import torch
 from scipy import special
 
-import validation.catalogue.vanishing as vc
-from montecarlo.derivatives import chain_gradients
-from montecarlo.networks import chains, mlps
-from montecarlo.vc_experiments import chain_samples, chunk_seeds, norm_ratios
-from theory.chains import NeuralChain
-from theory.laws import Normal, Uniform
-from theory.products import product
-from theory.wide import critical_width
-from validation import stats
-from validation.claims import get, verify
-from validation.layering import static_violations
+import flatstart.validation.catalogue.vanishing as vc
+from flatstart.montecarlo.derivatives import chain_gradients
+from flatstart.montecarlo.networks import chains, mlps
+from flatstart.montecarlo.vc_experiments import chain_samples, chunk_seeds, norm_ratios
+from flatstart.theory.chains import NeuralChain
+from flatstart.theory.laws import Normal, Uniform
+from flatstart.theory.products import product
+from flatstart.theory.wide import critical_width
+from flatstart.validation import stats
+from flatstart.validation.claims import get, verify
+from flatstart.validation.layering import static_violations
 
 IDS = list(vc.VC_CHAIN_IDS)
 
@@ -53,9 +53,9 @@ def test_simulate_never_uses_theory_static(claim_id: str) -> None:
     sim = get(claim_id).simulate
     assert static_violations(sim) == [], f"{claim_id}.simulate reaches theory"
     # montecarlo never imports theory (also enforced by import-linter)
-    import montecarlo.vc_experiments as mc
+    import flatstart.montecarlo.vc_experiments as mc
 
-    assert not any(isinstance(v, types.ModuleType) and v.__name__.startswith("theory")
+    assert not any(isinstance(v, types.ModuleType) and v.__name__.startswith("flatstart.theory")
                    for v in vars(mc).values())
 
 
@@ -65,7 +65,7 @@ def test_simulate_never_uses_theory_runtime(monkeypatch: pytest.MonkeyPatch) -> 
 
     for name, obj in list(vars(vc).items()):
         mod = getattr(obj, "__module__", "") or ""
-        if str(mod).startswith("theory") or name == "_critical_width":
+        if str(mod).startswith("flatstart.theory") or name == "_critical_width":
             monkeypatch.setattr(vc, name, boom)
     for cid in IDS:
         c = get(cid)
@@ -112,7 +112,7 @@ def test_median_stable_variance_bounded_and_he_mutant_vanishes(depth: int, depth
 
 
 def test_median_stable_literal_is_the_theory_value() -> None:
-    from theory.chains import median_stable_variance
+    from flatstart.theory.chains import median_stable_variance
 
     assert math.isclose(vc.SIGMA_MEDIAN_STABLE**2, float(median_stable_variance()),
                         rel_tol=1e-12)
@@ -182,7 +182,7 @@ def test_width_vs_depth_sides_and_mutant_disagree() -> None:
 
 @pytest.mark.parametrize("depth", sorted(vc.CRITICAL_WIDTHS))
 def test_asymptotic_critical_width_within_one(depth: int) -> None:
-    from theory.wide import critical_width_asymptotic
+    from flatstart.theory.wide import critical_width_asymptotic
 
     assert abs(vc.CRITICAL_WIDTHS[depth] - critical_width_asymptotic(depth)) <= 0.6
     assert vc.ASYM_SLACK > 0.6
@@ -303,7 +303,7 @@ def test_claim_standard_budget(claim_id: str) -> None:
 @pytest.mark.parametrize("claim_id", ["VC.mean-vs-median", "VC.relu-chain-dead",
                                       "VC.wide-relu"])
 def test_claim_calibration(claim_id: str) -> None:
-    from validation.claims import calibrate
+    from flatstart.validation.claims import calibrate
 
     cal = calibrate(claim_id, reps=60, seed=100)
     assert cal.ok, cal.to_dict()

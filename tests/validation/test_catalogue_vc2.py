@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-import validation.catalogue.vanishing_curvature as vc2
-from montecarlo import vc2_experiments as mc
-from validation import stats
-from validation.claims import get, verify
+import flatstart.validation.catalogue.vanishing_curvature as vc2
+from flatstart.montecarlo import vc2_experiments as mc
+from flatstart.validation import stats
+from flatstart.validation.claims import get, verify
 
 CLAIM_IDS = list(vc2.VC2_IDS)
 
@@ -58,7 +58,7 @@ def _imported_modules(path: Path) -> set[str]:
 
 def test_montecarlo_module_never_imports_theory() -> None:
     mods = _imported_modules(Path(mc.__file__))
-    assert not any(m == "theory" or m.startswith(("theory.", "validation")) for m in mods), mods
+    assert not any(m.startswith(("flatstart.theory", "flatstart.validation")) for m in mods), mods
 
 
 SIMULATES = ["simulate_hessian_moments", "simulate_hessian_vanishing", "simulate_escape_saddle",
@@ -96,7 +96,7 @@ def test_chain_hessians_match_reference() -> None:
 
 def test_chain_hessian_trace_is_sum_of_squared_partial_products() -> None:
     # tr H = x^2 sum_i P_{-i}^2, computed here directly from the torch chains' weights
-    from montecarlo.networks import chains
+    from flatstart.montecarlo.networks import chains
 
     r = mc.chain_hessian_samples(8, 4, x=1.5, y=0.3, seed=5)
     w = torch.stack([p.reshape(8) for p in chains(8, 4, sigma=1.0, seed=5).parameters()], 1)
@@ -128,7 +128,7 @@ def test_saddle_escape_censoring_and_errors() -> None:
 
 
 def test_residual_outputs_are_products() -> None:
-    from montecarlo.networks import chains
+    from flatstart.montecarlo.networks import chains
 
     out = mc.residual_chain_outputs(7, 6, 0.4, sigma=1.0, x=2.0, seed=11)
     w = torch.stack([p.reshape(7) for p in chains(7, 6, sigma=1.0, seed=11).parameters()], 1)
@@ -197,8 +197,8 @@ def test_fixed_weights_are_loaded_into_the_torch_chains() -> None:
 
 def test_pair_product_cornish_fisher_band() -> None:
     # (Cornish–Fisher − exact log median)·n lies in PAIR_CF_BAND (exact: Gil-Pelaez median)
-    from theory.chains import NeuralChain
-    from theory.escape import log_median_pair_product
+    from flatstart.theory.chains import NeuralChain
+    from flatstart.theory.escape import log_median_pair_product
 
     lo, hi = vc2.PAIR_CF_BAND
     for s in (0.8, 1.3):

@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 
-import validation.catalogue._demo as demo
-from validation import claims as claims_fn
-from validation.claims import (
+import flatstart.validation.catalogue._demo as demo
+from flatstart.validation import claims as claims_fn
+from flatstart.validation.claims import (
     Claim,
     Result,
     _apply_run_holm,
@@ -22,8 +22,8 @@ from validation.claims import (
     verify,
     verify_all,
 )
-from validation.stats import TestOutcome
-from validation.sweeps import expand_grid, grid_for, point_seed, product_grid
+from flatstart.validation.stats import TestOutcome
+from flatstart.validation.sweeps import expand_grid, grid_for, point_seed, product_grid
 
 SEED = 1  # at seed 0, DEMO.normal-cdf's first point has p = 0.0033: a legitimate false alarm
 
@@ -108,7 +108,7 @@ def test_run_level_holm() -> None:
     assert rs[0].details["run_verdict"] == "consistent"
     assert rs[0].verdict_text == "refuted (run: consistent)"
     assert rs[1].verdict_text == "consistent"
-    from validation.report import summary_table
+    from flatstart.validation.report import summary_table
 
     table = summary_table(rs)
     assert "refuted (run: consistent)" in table
@@ -248,7 +248,7 @@ def test_calibration_many_reps(claim_id: str) -> None:
 
 def test_design_alias_resolves_to_catalogue_id() -> None:
     """The API example's id ``VC.median-vs-mean`` names the catalogue's ``VC.mean-vs-median``."""
-    from validation.claims import ALIASES, get, select
+    from flatstart.validation.claims import ALIASES, get, select
 
     assert ALIASES["VC.median-vs-mean"] == "VC.mean-vs-median"
     assert get("VC.median-vs-mean").id == "VC.mean-vs-median"

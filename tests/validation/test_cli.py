@@ -1,4 +1,4 @@
-"""The flatstart command line, through subprocesses (``python -m validation.cli``)."""
+"""The flatstart command line, through subprocesses (``python -m flatstart.validation.cli``)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-import validation.catalogue._demo  # noqa: F401
-from validation.cli import main
+import flatstart.validation.catalogue._demo  # noqa: F401
+from flatstart.validation.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,7 +23,8 @@ def _run(args: list[str], cwd: Path, demo: bool = True) -> subprocess.CompletedP
         env["FLATSTART_DEMO_CLAIMS"] = "1"
     else:
         env.pop("FLATSTART_DEMO_CLAIMS", None)
-    return subprocess.run([sys.executable, "-m", "validation.cli", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "flatstart.validation.cli", *args], cwd=cwd,
+                          env=env,
                           capture_output=True, text=True, timeout=300)
 
 

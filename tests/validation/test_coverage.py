@@ -6,18 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from theory.noise import b_simple
-from validation import coverage
-from validation.coverage import REASONS, coverage_table, missing, public_theory_functions
-from validation.tracing import Recorder
+from flatstart.theory.noise import b_simple
+from flatstart.validation import coverage
+from flatstart.validation.coverage import REASONS, coverage_table, missing, public_theory_functions
+from flatstart.validation.tracing import Recorder
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "coverage.md"
 
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory) -> tuple[str, dict[str, list[str]]]:
-    """The table as ``python -m validation.coverage`` builds it in a fresh process (memo caches
-    filled by other tests in this process would hide calls from the profiler)."""
+    """The table as ``python -m flatstart.validation.coverage`` builds it in a fresh process (memo
+    caches filled by other tests in this process would hide calls from the profiler)."""
     import json
     import os
     import subprocess
@@ -27,7 +27,8 @@ def generated(tmp_path_factory) -> tuple[str, dict[str, list[str]]]:
     md, js = d / "coverage.md", d / "coverage.json"
     env = dict(os.environ, PYTHONPATH=str(DOC.parents[1]), OMP_NUM_THREADS="1")
     env.pop("FLATSTART_DEMO_CLAIMS", None)
-    subprocess.run([sys.executable, "-m", "validation.coverage", str(md), str(js)], env=env,
+    subprocess.run([sys.executable, "-m", "flatstart.validation.coverage", str(md), str(js)],
+                   env=env,
                    cwd=DOC.parents[1], capture_output=True, text=True, timeout=900)
     return md.read_text(), json.loads(js.read_text())
 
@@ -40,7 +41,7 @@ def table(generated) -> dict[str, list[str]]:
 def test_every_public_theory_function_has_a_claim_or_a_reason(table) -> None:
     gaps = missing(table)
     assert not gaps, ("public theory functions exercised by no claim and without a reason in "
-                      "validation.coverage.REASONS:\n" + "\n".join(gaps))
+                      "flatstart.validation.coverage.REASONS:\n" + "\n".join(gaps))
 
 
 def test_reasons_name_real_uncovered_functions(table) -> None:
@@ -54,15 +55,16 @@ def test_reasons_name_real_uncovered_functions(table) -> None:
 
 def test_docs_table_is_current(generated) -> None:
     assert DOC.read_text() == generated[0], (
-        "docs/coverage.md is stale: run `python -m validation.coverage docs/coverage.md`")
+        "docs/coverage.md is stale: run `python -m flatstart.validation.coverage docs/coverage.md`")
 
 
 def test_the_check_can_fail() -> None:
     """A new public function that no claim runs, with no reason, is reported."""
-    fake = ["theory.noise.b_simple", "theory.noise.a_new_formula"]
-    with Recorder(["theory"]) as rec:
+    fake = ["flatstart.theory.noise.b_simple", "flatstart.theory.noise.a_new_formula"]
+    with Recorder(["flatstart.theory"]) as rec:
         b_simple(2.0, 1.0)
     tr = coverage.ClaimTrace("X.y", "standard", predicted=set(rec.executed))
     t = coverage_table([tr], public=fake)
-    assert t == {"theory.noise.b_simple": ["X.y"], "theory.noise.a_new_formula": []}
-    assert missing(t) == ["theory.noise.a_new_formula"]
+    assert t == {"flatstart.theory.noise.b_simple": ["X.y"],
+                 "flatstart.theory.noise.a_new_formula": []}
+    assert missing(t) == ["flatstart.theory.noise.a_new_formula"]

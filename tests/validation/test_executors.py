@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-import validation.catalogue._demo  # noqa: F401  (registers the toy claims)
-from validation import stats
-from validation.claims import Claim, register, unregister, verify_all
-from validation.executors import InProcessExecutor, PoolExecutor, make_executor
+import flatstart.validation.catalogue._demo  # noqa: F401  (registers the toy claims)
+from flatstart.validation import stats
+from flatstart.validation.claims import Claim, register, unregister, verify_all
+from flatstart.validation.executors import InProcessExecutor, PoolExecutor, make_executor
 
 IDS = ["DEMO.normal-mean", "DEMO.normal-cdf", "DEMO.broken"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from theory.chains import NeuralChain
-from validation.claims import get
-from validation.mutation import (
+from flatstart.theory.chains import NeuralChain
+from flatstart.validation.claims import get
+from flatstart.validation.mutation import (
     Fault,
     applied,
     automatic_faults,
@@ -18,7 +18,7 @@ from validation.mutation import (
     numbers,
 )
 
-TARGET = "theory.laws.Law.median"
+TARGET = "flatstart.theory.laws.Law.median"
 FAULT = Fault(TARGET, "median at the 0.55 quantile", old="quantile(0.5,", new="quantile(0.55,")
 
 
@@ -42,8 +42,8 @@ def test_a_curated_fault_must_match_once() -> None:
 
 
 def test_automatic_faults_are_deterministic_and_compile() -> None:
-    a = automatic_faults("theory.noise.b_simple", limit=None)
-    assert a == automatic_faults("theory.noise.b_simple", limit=None) and a
+    a = automatic_faults("flatstart.theory.noise.b_simple", limit=None)
+    assert a == automatic_faults("flatstart.theory.noise.b_simple", limit=None) and a
     for f in a:
         mutated_code(f)
 
@@ -61,7 +61,7 @@ def test_a_real_fault_is_detected(chain_baseline) -> None:
 
 def test_an_equivalent_fault_is_not_counted(chain_baseline) -> None:
     # a fault in a function the claim does not reach changes nothing for it
-    res = evaluate(Fault("theory.noise.b_simple", "x", site=0, kind="automatic"),
+    res = evaluate(Fault("flatstart.theory.noise.b_simple", "x", site=0, kind="automatic"),
                    [chain_baseline])
     assert res.claims == [] and not res.changed and not res.detected
 
@@ -77,7 +77,7 @@ def test_numbers_and_changed() -> None:
 def test_memo_hits_do_not_count_as_changes(chain_baseline) -> None:
     # the truth observed with cold memos and with warm ones: calls spared by lru_cache are not
     # compared, the calls made in both runs agree, so nothing "changed"
-    from validation.mutation import _clear_caches, _observe, values_changed
+    from flatstart.validation.mutation import _clear_caches, _observe, values_changed
 
     claim, p, m = chain_baseline.claim, chain_baseline.params[0], chain_baseline.measurements[0]
     _clear_caches()
@@ -91,7 +91,7 @@ def test_memo_hits_do_not_count_as_changes(chain_baseline) -> None:
 
 def test_private_state_of_theory_objects_is_not_a_prediction() -> None:
     class Obj:
-        __module__ = "theory.fake"
+        __module__ = "flatstart.theory.fake"
 
         def __init__(self) -> None:
             self.value, self._grid = 1.0, [5.0, 6.0]

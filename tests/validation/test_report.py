@@ -13,10 +13,10 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from scipy import stats as sps  # noqa: E402
 
-import validation.catalogue._demo  # noqa: E402,F401
-from validation import plots  # noqa: E402
-from validation.claims import Result, verify_all  # noqa: E402
-from validation.report import NESTED_COLUMNS, figure_stem, write_report  # noqa: E402
+import flatstart.validation.catalogue._demo  # noqa: E402,F401
+from flatstart.validation import plots  # noqa: E402
+from flatstart.validation.claims import Result, verify_all  # noqa: E402
+from flatstart.validation.report import NESTED_COLUMNS, figure_stem, write_report  # noqa: E402
 
 IDS = ["DEMO.normal-cdf", "DEMO.normal-mean", "DEMO.wrong-mean", "DEMO.broken"]
 REQUIRED = ["id", "verdict", "statistic", "p_value", "alpha", "n", "seed", "budget",
@@ -98,7 +98,7 @@ def test_plot_helpers_draw() -> None:
 
 def test_dkw_band_covers_true_cdf_at_rate_alpha() -> None:
     """The band drawn by plot_cdf_vs_empirical is a valid (1 - alpha) band; a mutant leaves it."""
-    from validation.stats import bound_violation_test, dkw_epsilon
+    from flatstart.validation.stats import bound_violation_test, dkw_epsilon
 
     alpha, n, reps = 0.05, 200, 1000
     miss = mutant_in = 0
@@ -129,9 +129,9 @@ def test_write_report_without_records_uses_default_figures(report, tmp_path: Pat
 def test_problems_first_relative_tracebacks_and_html_repr(tmp_path) -> None:
     from pathlib import Path
 
-    import validation
-    from validation.claims import Result
-    from validation.report import problems_first, relative_paths
+    from flatstart import validation
+    from flatstart.validation.claims import Result
+    from flatstart.validation.report import problems_first, relative_paths
 
     def res(cid: str, verdict: str) -> Result:
         return Result(id=cid, verdict=verdict, statistic=1.0, p_value=0.5, alpha=0.01, n=10,

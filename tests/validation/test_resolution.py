@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from theory.laws import Normal
-from theory.products import product
-from validation import stats
-from validation.resolution import perturb, resolution
+from flatstart.theory.laws import Normal
+from flatstart.theory.products import product
+from flatstart.validation import stats
+from flatstart.validation.resolution import perturb, resolution
 
 
 def _median_test(pred: dict, samples: np.ndarray, alpha: float) -> stats.TestOutcome:
@@ -43,3 +43,24 @@ def test_perturb_scales_floats_laws_and_functions_but_not_counts() -> None:
 def test_unscalable_predictions_have_no_resolution() -> None:
     r = resolution(lambda p, m, a: stats.TestOutcome(0.0, 1.0, False, 1), ["x"], [None], 0.01)
     assert r["relative_error"] is None and r["basis"] == "unscalable"
+
+
+def test_scaled_laws_are_told_apart_by_repr() -> None:
+    # caches keyed by repr (the P catalogue's interpolated cdfs) must never hand one step of the
+    # ladder the cdf of another (an id in the repr made resolutions change from run to run)
+    from flatstart.validation.resolution import ScaledLaw
+
+    law = product(Normal(1.0), 2)
+    up, down = ScaledLaw(law, 1.1), ScaledLaw(law, 1 / 1.1)
+    assert repr(up) != repr(down) and repr(up) == repr(ScaledLaw(law, 1.1))
+    assert up.mean_log() == pytest.approx(law.mean_log() + np.log(1.1))
+
+
+def test_resolution_of_a_claim_is_reproducible() -> None:
+    from flatstart.validation.claims import verify_all
+
+    runs = [verify_all(["P.uniform-product", "P.gamma-product"], budget="quick", seed=0,
+                       cache=False)
+            for _ in range(2)]
+    got = [[r.details["resolution"] for r in results] for results in runs]
+    assert got[0] == got[1]

@@ -1,4 +1,5 @@
-"""Tests of validation.stats: calibration under the null, power against mutants, hand cases."""
+"""Tests of flatstart.validation.stats: calibration under the null, power against mutants, hand
+cases."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from validation import stats as vs
+from flatstart.validation import stats as vs
 
 REPS = 300  # seeds per calibration check
 

@@ -1,4 +1,4 @@
-"""The strategies of validation.strategies generate valid objects."""
+"""The strategies of flatstart.validation.strategies generate valid objects."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import pytest
 import torch
 from hypothesis import given, settings
 
-from montecarlo.networks import chains, mlps
-from theory.confusion import QuadraticFiniteSum
-from theory.inits import INITS
-from theory.laws import Law
-from theory.products import Product
-from validation import strategies as S
+from flatstart.montecarlo.networks import chains, mlps
+from flatstart.theory.confusion import QuadraticFiniteSum
+from flatstart.theory.inits import INITS
+from flatstart.theory.laws import Law
+from flatstart.theory.products import Product
+from flatstart.validation import strategies as S
 
 
 @settings(max_examples=20)
@@ -61,7 +61,7 @@ def test_mlp_architectures_build(arch):
 @settings(max_examples=10)
 @given(S.mlp_architectures(max_depth=3, max_width=4, with_kind=True))
 def test_with_kind_is_a_network_dict(arch):
-    from validation.toolkit import NETWORK_KEYS
+    from flatstart.validation.toolkit import NETWORK_KEYS
 
     assert arch["kind"] == "mlp" and set(arch) <= set(NETWORK_KEYS)
 

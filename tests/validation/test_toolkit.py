@@ -1,4 +1,5 @@
-"""validation.toolkit: check_bound on real networks, the counterexample search, the CLI."""
+"""flatstart.validation.toolkit: check_bound on real networks, the counterexample search, the
+CLI."""
 
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ import pytest
 import sympy as sp
 import torch
 
-import validation
-from montecarlo.derivatives import chain_gradients
-from montecarlo.networks import chains
-from validation.assertions import assert_identity
-from validation.strategies import sgd_runs
-from validation.toolkit import (
+from flatstart import validation
+from flatstart.montecarlo.derivatives import chain_gradients
+from flatstart.montecarlo.networks import chains
+from flatstart.validation.assertions import assert_identity
+from flatstart.validation.strategies import sgd_runs
+from flatstart.validation.toolkit import (
     QUANTITIES,
     BoundResult,
     _point_params,
@@ -232,7 +233,7 @@ def test_search_is_deterministic():
 
 # ------------------------------------------------------------------ CLI
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "validation.cli", "check-bound", *args],
+    return subprocess.run([sys.executable, "-m", "flatstart.validation.cli", "check-bound", *args],
                           cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
@@ -277,7 +278,7 @@ def test_check_bound_on_cuda_matches_cpu():
 def test_mlp_sigma_is_an_error_not_ignored(sigma: float) -> None:
     """An mlp's weights follow its init: a sigma that the builder would ignore (and feed only to
     the bound) is a clear error, not a silent "holds"/"violated"."""
-    from validation import check_bound
+    from flatstart.validation import check_bound
 
     with pytest.raises(ValueError, match="sigma=.*not supported for kind 'mlp'"):
         check_bound("sigma", "output", "median", {"depth": [2]},

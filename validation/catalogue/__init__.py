@@ -1,7 +1,8 @@
 """The claim catalogue: one module per family (products, vanishing, confusion, phases, wide).
 
 Each module defines module-level functions and registers its claims at import time with
-:func:`validation.claims.register`; :func:`validation.claims.load_catalogue` imports every
-module here whose name does not start with "_" (``_demo`` only with ``FLATSTART_DEMO_CLAIMS=1``).
-A module that fails to import shows up as an "error" result of ``flatstart verify``.
+:func:`flatstart.validation.claims.register`; :func:`flatstart.validation.claims.load_catalogue`
+imports every module here whose name does not start with "_" (``_demo`` only with
+``FLATSTART_DEMO_CLAIMS=1``). A module that fails to import shows up as an "error" result of
+``flatstart verify``.
 """

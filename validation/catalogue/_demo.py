@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
-from validation import stats
-from validation.claims import Claim, by_budget, register
+from flatstart.validation import stats
+from flatstart.validation.claims import Claim, by_budget, register
 
 __all__ = ["DEMO_IDS"]
 
@@ -97,7 +97,7 @@ def _normal_cdf(loc: float, scale: float) -> Any:
 
 def plot_cdf(fig: Any, records: list[Any]) -> None:
     """Exact CDF over the empirical CDF with the DKW band, one panel per grid point."""
-    from validation.plots import plot_cdf_vs_empirical
+    from flatstart.validation.plots import plot_cdf_vs_empirical
 
     axes = fig.subplots(1, len(records), squeeze=False)[0]
     for ax, r in zip(axes, records, strict=True):

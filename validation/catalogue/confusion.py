@@ -1,8 +1,10 @@
 """Claim family GC: gradient confusion (Sankararaman, De, Xu, Huang, Goldstein, ICML 2020).
 
-Claims (theory: :mod:`theory.confusion`, :mod:`theory.noise`, :mod:`theory.ntk`; Monte Carlo:
-real torch networks from :mod:`montecarlo.networks` and real SGD runs,
-:mod:`montecarlo.confusion`, :mod:`montecarlo.derivatives`, :mod:`montecarlo.gc_experiments`):
+Claims (theory: :mod:`flatstart.theory.confusion`, :mod:`flatstart.theory.noise`,
+:mod:`flatstart.theory.ntk`; Monte Carlo: real torch networks from
+:mod:`flatstart.montecarlo.networks` and real SGD runs,
+:mod:`flatstart.montecarlo.confusion`, :mod:`flatstart.montecarlo.derivatives`,
+:mod:`flatstart.montecarlo.gc_experiments`):
 
 * ``GC.linear-cosine`` -- linear model at w = 0: ``(1 + cos)/2 ~ Beta((d−1)/2, (d−1)/2)`` (KS).
 * ``GC.linear-confusion`` -- same model: ``P(cos < −η)`` exact (binomial test) and the union
@@ -30,12 +32,12 @@ from typing import Any
 
 import numpy as np
 
-from theory import confusion as tconf
-from theory import noise as tnoise
-from theory import ntk as tntk
-from validation import stats
-from validation.claims import Claim, by_budget, register
-from validation.stats import TestOutcome
+from flatstart.theory import confusion as tconf
+from flatstart.theory import noise as tnoise
+from flatstart.theory import ntk as tntk
+from flatstart.validation import stats
+from flatstart.validation.claims import Claim, by_budget, register
+from flatstart.validation.stats import TestOutcome
 
 __all__ = ["GC_IDS"]
 
@@ -55,7 +57,7 @@ def _seeds(seed: int, k: int) -> list[int]:
 
 
 def _alternative(direction: int) -> str:
-    """The :mod:`validation.stats` alternative for ``H0: direction·θ ≥ 0``: rejected when
+    """The :mod:`flatstart.validation.stats` alternative for ``H0: direction·θ ≥ 0``: rejected when
     ``direction·θ`` is significantly negative (``"less"`` for +1, ``"greater"`` for −1)."""
     if direction not in (1, -1):
         raise ValueError(f"direction must be +1 or -1, got {direction!r}")
@@ -82,9 +84,9 @@ def _linear_model_gradients(d: int, count: int, seed: int, device: str) -> Any:
     """Per-sample gradients ``(count, d)`` of a torch linear model at ``w = 0`` on inputs
     uniform on the sphere ``S^{d-1}`` with labels independent of them (Gaussian)."""
     torch = _torch()
-    from montecarlo.data import sphere_inputs
-    from montecarlo.derivatives import per_sample_gradients
-    from montecarlo.networks import mlps
+    from flatstart.montecarlo.data import sphere_inputs
+    from flatstart.montecarlo.derivatives import per_sample_gradients
+    from flatstart.montecarlo.networks import mlps
 
     s_net, s_data = _seeds(seed, 2)
     nets = mlps(1, 1, 1, activation="linear", init="lecun_normal", input_dim=d, output_dim=1,
@@ -102,8 +104,8 @@ def simulate_linear_cosine(
 
     One ``mlps`` network of depth 1 (a linear readout ``f(x) = wᵀx``), weights set to 0;
     ``2n`` inputs uniform on ``S^{d−1}`` with Gaussian labels; per-sample gradients of
-    ``½(f − y)²`` by :func:`montecarlo.derivatives.per_sample_gradients`; the cosine of samples
-    ``2k`` and ``2k+1`` for ``k < n`` (independent pairs, as the KS test needs).
+    ``½(f − y)²`` by :func:`flatstart.montecarlo.derivatives.per_sample_gradients`; the cosine of
+    samples ``2k`` and ``2k+1`` for ``k < n`` (independent pairs, as the KS test needs).
     """
     d = int(params["d"])
     n = int(by_budget(budget, quick=2_000, standard=20_000, full=100_000))
@@ -126,7 +128,7 @@ def _describe_law(law: Any) -> dict[str, Any]:
 
 def plot_linear_cosine(fig: Any, records: list[Any]) -> None:
     """Exact CDF over the empirical CDF with the DKW band, one panel per dimension d."""
-    from validation.plots import plot_cdf_vs_empirical
+    from flatstart.validation.plots import plot_cdf_vs_empirical
 
     axes = fig.subplots(1, len(records), squeeze=False)[0]
     for ax, r in zip(axes, records, strict=True):
@@ -179,8 +181,9 @@ def test_linear_confusion(prediction: dict[str, Any], grads: np.ndarray,
                           alpha: float) -> TestOutcome:
     """Bonferroni (``p = 2 min``) of: an exact two-sided binomial test of the pair failure
     rate on the disjoint pairs ``(0,1), (2,3), …`` of every set (independent), cosines by
-    :func:`theory.confusion.gradient_cosines`; and a one-sided exact test (Clopper–Pearson)
-    that the sets satisfying the η-confusion bound (:func:`theory.confusion.confusion_bound_holds`
+    :func:`flatstart.theory.confusion.gradient_cosines`; and a one-sided exact test
+    (Clopper–Pearson) that the sets satisfying the η-confusion bound
+    (:func:`flatstart.theory.confusion.confusion_bound_holds`
     on the cosine matrix) are at least the predicted fraction."""
     eta = float(prediction["eta"])
     cos = np.stack([tconf.gradient_cosines(g) for g in grads])
@@ -250,9 +253,9 @@ def mutant_orthogonal(params: dict[str, Any]) -> Any:
 def _linear_net_cosines(init: str, params: dict[str, Any], count: int, seed: int,
                         device: str) -> dict[str, np.ndarray]:
     torch = _torch()
-    from montecarlo.data import sphere_inputs
-    from montecarlo.derivatives import cosines_from_gram, per_sample_gram
-    from montecarlo.networks import mlps
+    from flatstart.montecarlo.data import sphere_inputs
+    from flatstart.montecarlo.derivatives import cosines_from_gram, per_sample_gram
+    from flatstart.montecarlo.networks import mlps
 
     depth, width, d, n = (int(params[k]) for k in ("depth", "width", "input_dim", "samples"))
     s_net, s_data = _seeds(seed, 2)
@@ -333,7 +336,8 @@ _WD_DEPTHS = (1, 2, 3, 4, 6, 8)
 def _unrolled_normalized_ntk(rho0: float, depth: int) -> float:
     """``Θ_L(ρ₀)/(L+1)`` from the arc-cosine kernels, unrolled:
     ``Θ_L = Σ_{k=1}^{L+1} ρ_{k−1} ∏_{l=k}^{L} Σ̇(ρ_{l−1})``, ``ρ_l = Σ(ρ_{l−1})``, with ``Σ``
-    :func:`theory.ntk.arccos_kernel` and ``Σ̇`` :func:`theory.ntk.arccos_kernel_derivative`."""
+    :func:`flatstart.theory.ntk.arccos_kernel` and ``Σ̇``
+    :func:`flatstart.theory.ntk.arccos_kernel_derivative`."""
     rhos = [float(rho0)]
     for _ in range(depth):
         rhos.append(float(tntk.arccos_kernel(rhos[-1])))
@@ -350,9 +354,9 @@ def predict_width_depth(params: dict[str, Any]) -> dict[str, Any]:
     """Trend points: the sign of the slope (GC Thms 4.1/4.2: spread falls with width, rises
     with depth; an empirical observation, the theorems bound probabilities and give no value
     of the spread). NTK points: ``Θ_L(ρ₀)/(L+1)`` by the recursion
-    (:func:`theory.ntk.normalized_ntk`), by the unrolled sum of arc-cosine kernels and by the
-    quadrature reference (:func:`theory.ntk.ntk_reference`) [ref: arc-cosine kernels]; each
-    is tested against the measurement."""
+    (:func:`flatstart.theory.ntk.normalized_ntk`), by the unrolled sum of arc-cosine kernels and by
+    the quadrature reference (:func:`flatstart.theory.ntk.ntk_reference`) [ref: arc-cosine kernels];
+    each is tested against the measurement."""
     part = params["part"]
     if part == "width":
         return {"part": part, "direction": -1}
@@ -392,8 +396,8 @@ def _spread(width: int, depth: int, count: int, x: Any, y: Any, seed: int,
             device: str) -> np.ndarray:
     """Per network: log of the standard deviation over pairs of loss-gradient cosines."""
     torch = _torch()
-    from montecarlo.gc_experiments import ntk_gram
-    from montecarlo.networks import mlps
+    from flatstart.montecarlo.gc_experiments import ntk_gram
+    from flatstart.montecarlo.networks import mlps
 
     n = x.shape[0]
     i, j = torch.triu_indices(n, n, 1)
@@ -412,8 +416,8 @@ def _pair_cosines(width: int, depth: int, rho0: float, count: int, seed: int,
                   device: str) -> np.ndarray:
     """Cosine of the output gradients of two inputs with ``⟨x̂, x̂'⟩ = ρ₀``, one per network."""
     torch = _torch()
-    from montecarlo.gc_experiments import ntk_gram
-    from montecarlo.networks import mlps
+    from flatstart.montecarlo.gc_experiments import ntk_gram
+    from flatstart.montecarlo.networks import mlps
 
     n0 = 16
     x = torch.zeros(2, n0, dtype=torch.float64, device=device)
@@ -433,7 +437,7 @@ def simulate_width_depth(
     params: dict[str, Any], seed: int, device: str, budget: str
 ) -> dict[str, Any]:
     """Real He-initialized ReLU MLPs (``depth`` hidden layers + linear readout), per-sample
-    gradients in the NTK parametrization (:func:`montecarlo.gc_experiments.ntk_gram`).
+    gradients in the NTK parametrization (:func:`flatstart.montecarlo.gc_experiments.ntk_gram`).
 
     Trend points: one fixed data set (16 points on ``S^15``, sign labels), ``count`` independent
     networks per width (depth 4) or per depth (width 64); per network the log standard
@@ -442,7 +446,7 @@ def simulate_width_depth(
     networks at widths n and 2n (for a Richardson extrapolation removing the O(1/n) bias).
     """
     torch = _torch()
-    from montecarlo.data import sphere_inputs
+    from flatstart.montecarlo.data import sphere_inputs
 
     part = params["part"]
     if part in ("width", "depth"):
@@ -496,7 +500,7 @@ def test_width_depth(prediction: dict[str, Any], m: dict[str, Any], alpha: float
 
 def plot_width_depth(fig: Any, records: list[Any]) -> None:
     """Spread vs log2 width and vs depth with fitted slopes; NTK mean vs depth."""
-    from validation.plots import plot_trend
+    from flatstart.validation.plots import plot_trend
 
     axes = fig.subplots(1, 3)
     ntk_pts = []
@@ -562,16 +566,16 @@ def simulate_noise_identity(
 ) -> dict[str, Any]:
     """Per-sample gradients of torch MLPs (bias, torch default init) on N points: the mean
     off-diagonal inner product from the Gram matrix, and ``|G|²``, ``tr Σ_N`` from
-    :func:`montecarlo.confusion.noise_scale` (divisor N)."""
-    from montecarlo.confusion import (
+    :func:`flatstart.montecarlo.confusion.noise_scale` (divisor N)."""
+    from flatstart.montecarlo.confusion import (
         flat_per_sample,
         gram_from_gradients,
         noise_scale,
         pairwise_offdiag,
         per_sample_gradients,
     )
-    from montecarlo.data import teacher_dataset
-    from montecarlo.networks import mlps
+    from flatstart.montecarlo.data import teacher_dataset
+    from flatstart.montecarlo.networks import mlps
 
     count = int(by_budget(budget, quick=8, standard=64, full=256))
     n = int(params["samples"])
@@ -599,7 +603,7 @@ def test_noise_identity(prediction: Any, m: dict[str, Any], alpha: float) -> Tes
     if "grads" not in m:
         return out
     # both sides again from the raw gradients of the first networks, by the numpy reference
-    # (theory.noise.pairwise_identity_sides): they must match the torch Gram-matrix side
+    # (flatstart.theory.noise.pairwise_identity_sides): they must match the torch Gram-matrix side
     k = len(m["grads"])
     sides = np.array([tnoise.pairwise_identity_sides(g) for g in m["grads"]])
     ref = stats.identity_test(sides.ravel(), np.repeat(m["lhs"][:k], 2), rtol=0.0,
@@ -639,8 +643,9 @@ def plot_noise_identity(fig: Any, records: list[Any]) -> None:
 
 
 def minibatch_cosine_from_noise(B: float, trace_sigma: float, grad_norm_sq: float) -> float:
-    """``1/(1 + B_simple/B)`` with ``B_simple = tr Σ/|G|²`` (:func:`theory.noise.b_simple`,
-    :func:`theory.noise.minibatch_pair_cosine`)."""
+    """``1/(1 + B_simple/B)`` with ``B_simple = tr Σ/|G|²``
+    (:func:`flatstart.theory.noise.b_simple`,
+    :func:`flatstart.theory.noise.minibatch_pair_cosine`)."""
     return float(tnoise.minibatch_pair_cosine(B, tnoise.b_simple(trace_sigma, grad_norm_sq)))
 
 
@@ -668,10 +673,10 @@ def simulate_minibatch(
     gradients (divisor-N covariance), ``pairs`` independent pairs of with-replacement batches
     of size B (their gradient inner products and squared norms), and as many independent
     batches of size 2B (squared norms, for the two-batch estimators)."""
-    from montecarlo.confusion import noise_scale_from_gram, per_sample_gram
-    from montecarlo.data import teacher_dataset
-    from montecarlo.gc_experiments import with_replacement_pair_products
-    from montecarlo.networks import mlps
+    from flatstart.montecarlo.confusion import noise_scale_from_gram, per_sample_gram
+    from flatstart.montecarlo.data import teacher_dataset
+    from flatstart.montecarlo.gc_experiments import with_replacement_pair_products
+    from flatstart.montecarlo.networks import mlps
 
     pairs = int(by_budget(budget, quick=4_000, standard=40_000, full=200_000))
     s_net, s_data, s_idx, s_big = _seeds(seed, 4)
@@ -691,8 +696,8 @@ def test_minibatch(prediction: Any, m: dict[str, Any], alpha: float) -> TestOutc
     """Bonferroni (``p = 3 min``) of three Student t tests. Cosine: ``E[⟨ḡ₁,ḡ₂⟩ − c
     (‖ḡ₁‖² + ‖ḡ₂‖²)/2] = 0`` with ``c`` the predicted ratio, exactly the ratio-of-expectations
     statement with iid terms (one per pair). Two-batch estimators
-    (:func:`theory.noise.two_batch_estimates` on ``‖ḡ_B‖²`` and an independent ``‖ḡ_{2B}‖²``):
-    their means equal the exact ``|G|²`` and ``tr Σ`` (unbiased)."""
+    (:func:`flatstart.theory.noise.two_batch_estimates` on ``‖ḡ_B‖²`` and an independent
+    ``‖ḡ_{2B}‖²``): their means equal the exact ``|G|²`` and ``tr Σ`` (unbiased)."""
     c = float(prediction(m["B"], m["trace"], m["g2"]))
     z = m["inner"] - c * 0.5 * (m["sq1"] + m["sq2"])
     out = stats.mean_test(z, 0.0, alpha)
@@ -769,8 +774,8 @@ def _thm31_bound(params: dict[str, Any], eta_scale: float) -> dict[str, Any]:
 def predict_sgd_bound(params: dict[str, Any]) -> dict[str, Any]:
     """GC Thm 3.1: ``bound = ρ^T(F(w_0) − F*) + αη/(1 − ρ)`` with L, μ, η of the problem
     [paper]; ``exact`` = the exact ``E[F(w_T)] − F*`` of the problem
-    (:func:`theory.confusion.thm31_lhs`) [derived]; ``tight``: the extremal case where the bound
-    is an equality (N = 1 isotropic quadratic)."""
+    (:func:`flatstart.theory.confusion.thm31_lhs`) [derived]; ``tight``: the extremal case where the
+    bound is an equality (N = 1 isotropic quadratic)."""
     return _thm31_bound(params, 1.0)
 
 
@@ -783,7 +788,7 @@ def simulate_sgd_bound(
     params: dict[str, Any], seed: int, device: str, budget: str
 ) -> np.ndarray:
     """``F(w_T) − F*`` of independent real single-sample SGD runs (torch)."""
-    from montecarlo.gc_experiments import quadratic_sgd_gaps
+    from flatstart.montecarlo.gc_experiments import quadratic_sgd_gaps
 
     s = _thm31_setup(params)
     runs = int(by_budget(budget, quick=2_000, standard=20_000, full=200_000))
@@ -855,8 +860,8 @@ def predict_thm32(params: dict[str, Any]) -> dict[str, Any]:
     """Corrected Thm 3.2 bound on every candidate; the printed bound must be refuted.
 
     The search itself [derived]: on every candidate the theory side evaluates the exact
-    ``min_k E‖∇F(w_k)‖²`` (:func:`theory.confusion.thm32_lhs`) against the printed bound and
-    records the candidates that violate it (``found``); η is the exact confusion bound along
+    ``min_k E‖∇F(w_k)‖²`` (:func:`flatstart.theory.confusion.thm32_lhs`) against the printed bound
+    and records the candidates that violate it (``found``); η is the exact confusion bound along
     all SGD paths (:meth:`QuadraticFiniteSum.confusion_eta_along_paths`)."""
     printed, corrected, exact, etas, start = [], [], [], [], []
     for c in _thm32_candidates(params):
@@ -889,9 +894,9 @@ def simulate_thm32(
     params: dict[str, Any], seed: int, device: str, budget: str
 ) -> dict[str, Any]:
     """Exact ``min_{1≤k≤T} E‖∇F(w_k)‖²`` on every candidate, by enumerating all SGD paths
-    with torch (:func:`montecarlo.gc_experiments.quadratic_sgd_path_moments`); the measured
-    path-wise confusion η is kept for the report. Deterministic (no seed needed)."""
-    from montecarlo.gc_experiments import quadratic_sgd_path_moments
+    with torch (:func:`flatstart.montecarlo.gc_experiments.quadratic_sgd_path_moments`); the
+    measured path-wise confusion η is kept for the report. Deterministic (no seed needed)."""
+    from flatstart.montecarlo.gc_experiments import quadratic_sgd_path_moments
 
     lhs, etas, start = [], [], []
     for c in _thm32_candidates(params):
@@ -909,7 +914,7 @@ def test_thm32(prediction: dict[str, Any], m: dict[str, Any], alpha: float) -> T
     bound holds on every candidate and, if ``must_refute`` is given, the measured left side
     exceeds it on at least one candidate (the refuted printed bound); p = 0 otherwise. The
     measured left side, path-wise η and ``|∇F(w_1)|²`` must also equal the theory's exact
-    values (:func:`theory.confusion.thm32_lhs`, ...) to round-off."""
+    values (:func:`flatstart.theory.confusion.thm32_lhs`, ...) to round-off."""
     lhs = np.asarray(m["lhs"], dtype=np.float64)
     bound = np.asarray(prediction["bound"], dtype=np.float64)
     tol = 1e-9 * np.abs(bound) + 1e-12
@@ -995,13 +1000,13 @@ def mutant_bn_skip(params: dict[str, Any]) -> dict[str, Any]:
 def simulate_bn_skip(
     params: dict[str, Any], seed: int, device: str, budget: str
 ) -> dict[str, Any]:
-    """Mini-batch protocol (:func:`montecarlo.confusion.minibatch_confusion`, direct
+    """Mini-batch protocol (:func:`flatstart.montecarlo.confusion.minibatch_confusion`, direct
     backpropagation of each batch, so batch-norm uses the batch statistics): per network the
     minimum cosine over ``pairs`` pairs of disjoint batches of 8, for plain deep ReLU MLPs and
     for ``norm="batch", residual=1`` ones, on one data set (64 points on S^15, sign labels)."""
-    from montecarlo.confusion import minibatch_confusion
-    from montecarlo.data import sphere_inputs
-    from montecarlo.networks import mlps
+    from flatstart.montecarlo.confusion import minibatch_confusion
+    from flatstart.montecarlo.data import sphere_inputs
+    from flatstart.montecarlo.networks import mlps
 
     count = int(by_budget(budget, quick=12, standard=60, full=200))
     pairs = int(by_budget(budget, quick=10, standard=20, full=40))

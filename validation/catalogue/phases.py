@@ -13,7 +13,7 @@ and linear mode connectivity); docs/training.md. Claims (ids):
   Bonferroni over layers; mutant: the without-replacement value ``(B/B_simple)(N−1)/(N−B)``.
   Grid points with ``replacement: False`` draw uniformly random B-subsets instead: there the
   prediction is the finite-population value and the mutant ``B/B_simple``. ``B_simple,l`` is
-  formed from the measured ``tr Σ_l`` and ``|G_l|²`` by :func:`theory.noise.b_simple`.
+  formed from the measured ``tr Σ_l`` and ``|G_l|²`` by :func:`flatstart.theory.noise.b_simple`.
 * ``SP.two-phases`` [paper, empirical]: tanh MLPs trained by plain SGD on a noisy teacher task
   start in the drift phase (every layer's SNR > 1 in the first epoch) and end in the diffusion
   phase (smoothed SNR ≤ 1) in at least 90% of networks (exact binomial bound test); mutant:
@@ -27,9 +27,10 @@ and linear mode connectivity); docs/training.md. Claims (ids):
   travelled, in at least 90% of networks for every pair (bound tests); mutant: "same minimum"
   (distance below that in 90% of networks).
 
-The Monte Carlo side trains real torch MLPs (:mod:`montecarlo.networks`,
-:mod:`montecarlo.phases`, :mod:`montecarlo.basins`, :mod:`montecarlo.sp_experiments`) and
-never evaluates a theory formula; the SNR prediction uses :func:`theory.noise.layer_snr`
+The Monte Carlo side trains real torch MLPs (:mod:`flatstart.montecarlo.networks`,
+:mod:`flatstart.montecarlo.phases`, :mod:`flatstart.montecarlo.basins`,
+:mod:`flatstart.montecarlo.sp_experiments`) and
+never evaluates a theory formula; the SNR prediction uses :func:`flatstart.theory.noise.layer_snr`
 applied to the *measured* exact noise scale of the data set (the theory contributes the
 relation, not the noise scale).
 """
@@ -43,9 +44,9 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
-from theory.noise import b_simple, layer_snr
-from validation import stats
-from validation.claims import Claim, by_budget, register
+from flatstart.theory.noise import b_simple, layer_snr
+from flatstart.validation import stats
+from flatstart.validation.claims import Claim, by_budget, register
 
 __all__ = [
     "BasinPrediction",
@@ -86,7 +87,7 @@ def _net_kwargs(params: dict[str, Any], device: str, seed: int) -> dict[str, Any
 
 
 def _teacher(params: dict[str, Any], device: str, seed: int) -> Any:
-    from montecarlo.data import teacher_dataset
+    from flatstart.montecarlo.data import teacher_dataset
 
     return teacher_dataset(int(params["n"]), int(params.get("dim", 8)), width=16, depth=2,
                            activation=params.get("activation", "tanh"),
@@ -104,8 +105,8 @@ class SNRPrediction:
     (measured) noise scale ``B_simple,l``.
 
     ``sampling="with-replacement"`` (the claim): ``SNR = B/B_simple`` via
-    :func:`theory.noise.layer_snr` [derived, docs/training.md]. ``"without-replacement"`` (the
-    mutant applied to with-replacement batches): ``(B/B_simple)(N−1)/(N−B)``, the
+    :func:`flatstart.theory.noise.layer_snr` [derived, docs/training.md]. ``"without-replacement"``
+    (the mutant applied to with-replacement batches): ``(B/B_simple)(N−1)/(N−B)``, the
     finite-population value (``Cov ḡ_B = (Σ/B)(N−B)/(N−1)`` for a uniformly random
     ``B``-subset of ``N`` samples [ref]), ``layer_snr(..., N, replacement=False)``.
     """
@@ -123,7 +124,7 @@ class SNRPrediction:
 
     def snr_from_noise(self, trace_sigma: Any, grad_sq_norm: Any) -> np.ndarray:
         """Predicted ``SNR_l`` from the measured ``tr Σ_l`` and ``|G_l|²``, through
-        ``B_simple,l = tr Σ_l/|G_l|²`` (:func:`theory.noise.b_simple`)."""
+        ``B_simple,l = tr Σ_l/|G_l|²`` (:func:`flatstart.theory.noise.b_simple`)."""
         return self.snr(b_simple(np.asarray(trace_sigma, dtype=np.float64),
                                  np.asarray(grad_sq_norm, dtype=np.float64)))
 
@@ -162,9 +163,9 @@ def simulate_snr(params: dict[str, Any], seed: int, device: str, budget: str
     """Per-layer ``A = ‖ḡ‖²``, ``C = tr Ĉ`` of ``R`` replications of ``M`` i.i.d. batches at
     a fixed parameter point of real MLPs (init, or after ``steps`` SGD steps), and the exact
     per-layer ``|G_l|²``, ``tr Σ_l``, ``B_simple,l`` of the data set."""
-    from montecarlo.networks import mlps
-    from montecarlo.sp_experiments import fixed_point_snr
-    from montecarlo.training import train
+    from flatstart.montecarlo.networks import mlps
+    from flatstart.montecarlo.sp_experiments import fixed_point_snr
+    from flatstart.montecarlo.training import train
 
     reps = int(by_budget(budget, quick=40, standard=200, full=1000))
     s_net, s_data, s_batch = _seeds(seed, 3)
@@ -283,9 +284,9 @@ def simulate_phases(params: dict[str, Any], seed: int, device: str, budget: str
                     ) -> dict[str, Any]:
     """Plain SGD on a noisy teacher task; per-epoch per-layer SNR (moving iterate), the exact
     ``B_simple,l`` at the start of every epoch, the smoothed SNR and transition epochs."""
-    from montecarlo.networks import mlps
-    from montecarlo.phases import transition_epochs
-    from montecarlo.sp_experiments import snr_training
+    from flatstart.montecarlo.networks import mlps
+    from flatstart.montecarlo.phases import transition_epochs
+    from flatstart.montecarlo.sp_experiments import snr_training
 
     count = int(by_budget(budget, quick=params["count"], standard=4 * params["count"],
                           full=16 * params["count"]))
@@ -401,8 +402,8 @@ def simulate_basins(params: dict[str, Any], seed: int, device: str, budget: str
                     ) -> dict[str, Any]:
     """Forked pairs (shared SGD steps, then two batch orders) and independent pairs (two
     initializations, same batch order) of real MLPs; loss along the straight line."""
-    from montecarlo.basins import default_alphas, forked_pairs, independent_pairs
-    from montecarlo.networks import mlps
+    from flatstart.montecarlo.basins import default_alphas, forked_pairs, independent_pairs
+    from flatstart.montecarlo.networks import mlps
 
     count = int(by_budget(budget, quick=params["count"], standard=4 * params["count"],
                           full=16 * params["count"]))
@@ -508,8 +509,8 @@ def simulate_optimizers(params: dict[str, Any], seed: int, device: str, budget: 
                         ) -> dict[str, Any]:
     """Train one initialization with SGD, Adam and RMSprop (same batch order); distances,
     distances travelled, weight norms, final losses, barriers and midpoint gaps per pair."""
-    from montecarlo.basins import default_alphas, optimizer_solutions
-    from montecarlo.networks import mlps
+    from flatstart.montecarlo.basins import default_alphas, optimizer_solutions
+    from flatstart.montecarlo.networks import mlps
 
     count = int(by_budget(budget, quick=params["count"], standard=4 * params["count"],
                           full=16 * params["count"]))

@@ -1,9 +1,10 @@
 r"""Claim family ``P``: laws of products of independent random variables (docs/products.md).
 
-Theory side: :mod:`theory.products` (exact Meijer-G / Mellin-inversion laws),
-:mod:`theory.laws`, :mod:`theory.asymptotics` (log-CLT with Berry–Esseen, gamma medians and
-Choi's bounds). Monte Carlo side: :mod:`montecarlo.variables` (torch samplers of products) and
-:mod:`montecarlo.networks` (width-1 chains whose weights are the factors).
+Theory side: :mod:`flatstart.theory.products` (exact Meijer-G / Mellin-inversion laws),
+:mod:`flatstart.theory.laws`, :mod:`flatstart.theory.asymptotics` (log-CLT with Berry–Esseen, gamma
+medians and Choi's bounds). Monte Carlo side: :mod:`flatstart.montecarlo.variables` (torch samplers
+of products) and
+:mod:`flatstart.montecarlo.networks` (width-1 chains whose weights are the factors).
 
 Claims:
 
@@ -28,7 +29,7 @@ import numpy as np
 from scipy import special
 from scipy import stats as sps
 
-from theory.asymptotics import (
+from flatstart.theory.asymptotics import (
     CGF,
     LogCLT,
     cgf_from_log_mellin,
@@ -44,11 +45,11 @@ from theory.asymptotics import (
     log_gamma_cgf,
     uniform_log_abs_moments,
 )
-from theory.laws import Beta, Gamma, Law, Normal, Uniform
-from theory.products import product
-from validation import stats
-from validation.claims import Claim, by_budget, register
-from validation.stats import TestOutcome
+from flatstart.theory.laws import Beta, Gamma, Law, Normal, Uniform
+from flatstart.theory.products import product
+from flatstart.validation import stats
+from flatstart.validation.claims import Claim, by_budget, register
+from flatstart.validation.stats import TestOutcome
 
 __all__ = ["P_IDS"]
 
@@ -114,11 +115,12 @@ def _exact_cdf(law: Law) -> Any:
     far below the KS test's resolution ``~1/√n``); the ``1e-7`` also avoids the slow scalar
     Meijer-G fallback that the default ``1e-10`` triggers for laws with singular densities
     (e.g. Beta(½, ½) factors). A rescaled law ``c X`` is evaluated as ``F_X(x / c)``."""
-    from theory.laws import Scaled
+    from flatstart.theory.laws import Scaled
+    from flatstart.validation.resolution import ScaledLaw
 
     c = 1.0
     base: Law = law
-    while isinstance(base, Scaled):  # c X (a rescaled law, e.g. by validation.resolution)
+    while isinstance(base, (Scaled, ScaledLaw)):  # c X (e.g. a step of the resolution ladder)
         c *= float(base.c)
         base = base.law
     inner = _interpolated_cdf(base)
@@ -215,7 +217,7 @@ def _describe_law_prediction(p: LawPrediction) -> dict[str, Any]:
 
 def _plot_cdfs(fig: Any, records: list[Any], title: Any) -> None:
     """Exact CDF (theory) over the empirical CDF with its DKW band, one panel per point."""
-    from validation.plots import plot_cdf_vs_empirical
+    from flatstart.validation.plots import plot_cdf_vs_empirical
 
     recs = records[:4]
     axes = fig.subplots(1, len(recs), squeeze=False)[0]
@@ -248,7 +250,7 @@ def simulate_normal_product(
     params: dict[str, Any], seed: int, device: str, budget: str
 ) -> np.ndarray:
     """Torch samples of the product of ``n`` independent ``N(0, σ²)``."""
-    from montecarlo.variables import sample_product
+    from flatstart.montecarlo.variables import sample_product
 
     spec = ("normal", {"sigma": float(params["sigma"])})
     return sample_product([spec] * int(params["factors"]), _n(budget), seed=seed, device=device)
@@ -282,7 +284,7 @@ def simulate_gamma_product(
     params: dict[str, Any], seed: int, device: str, budget: str
 ) -> np.ndarray:
     """Torch samples of the product of independent gammas (shape ``k``, scale ``θ``)."""
-    from montecarlo.variables import sample_product
+    from flatstart.montecarlo.variables import sample_product
 
     specs = [("gamma", {"k": float(k), "theta": float(t)})
              for k, t in zip(params["shapes"], params["scales"], strict=True)]
@@ -317,7 +319,7 @@ def simulate_uniform_product(
     params: dict[str, Any], seed: int, device: str, budget: str
 ) -> np.ndarray:
     """Torch samples of the product of independent uniforms."""
-    from montecarlo.variables import sample_product
+    from flatstart.montecarlo.variables import sample_product
 
     specs = [("uniform", {"a": float(a), "b": float(b)}) for a, b in params["bounds"]]
     return sample_product(specs, _n(budget), seed=seed, device=device)
@@ -348,7 +350,7 @@ def simulate_beta_product(
     params: dict[str, Any], seed: int, device: str, budget: str
 ) -> np.ndarray:
     """Torch samples of the product of independent betas."""
-    from montecarlo.variables import sample_product
+    from flatstart.montecarlo.variables import sample_product
 
     specs = [("beta", {"a": float(a), "b": float(b)}) for a, b in params["params"]]
     return sample_product(specs, _n(budget), seed=seed, device=device)
@@ -406,7 +408,7 @@ def simulate_mixed_product(
 ) -> np.ndarray:
     """Torch samples of the product; each factor drawn by the montecarlo sampler (its own
     seed), a power ``a`` applied as ``sign · |x|^a`` to the factor's draws."""
-    from montecarlo.variables import sample_log_abs_product
+    from flatstart.montecarlo.variables import sample_log_abs_product
 
     n = _n(budget)
     log_abs = np.zeros(n)
@@ -453,7 +455,7 @@ def _cgf_closed(kind: str, p: dict[str, Any], route: str) -> CGF:
 
 def _cgf_mellin(kind: str, p: dict[str, Any]) -> CGF:
     """CGF of ``log|X|`` from the symbolic Mellin transform ``M(s) = E|X|^{s−1}`` of
-    :meth:`theory.laws.Law.mellin` (``log M`` and its derivatives lambdified)."""
+    :meth:`flatstart.theory.laws.Law.mellin` (``log M`` and its derivatives lambdified)."""
     return _cgf_mellin_cached(kind, tuple(sorted((k, float(v)) for k, v in p.items())))
 
 
@@ -545,7 +547,7 @@ def simulate_saddlepoint(
     params: dict[str, Any], seed: int, device: str, budget: str
 ) -> np.ndarray:
     """``log|∏ w_i|`` of torch draws of the factors."""
-    from montecarlo.variables import sample_log_abs_product
+    from flatstart.montecarlo.variables import sample_log_abs_product
 
     n = int(by_budget(budget, quick=5_000, standard=20_000, full=40_000))
     la, _ = sample_log_abs_product(_sp_specs(params["factors"]), n, seed=seed, device=device)
@@ -608,7 +610,7 @@ class LogMomentPrediction:
 
 def predict_log_moments(params: dict[str, Any]) -> LogMomentPrediction:
     r"""``κ₁ = log σ − (γ + log 2)/2``, ``κ_r = ψ^{(r−1)}(½)/2^r`` (r ≥ 2) from
-    :meth:`theory.laws.Law.log_cumulant` of ``N(0, σ²)``."""
+    :meth:`flatstart.theory.laws.Law.log_cumulant` of ``N(0, σ²)``."""
     law = Normal(float(params["sigma"]))
     return LogMomentPrediction(*(float(law.log_cumulant(k)) for k in (1, 2, 3)))
 
@@ -623,7 +625,7 @@ def simulate_log_moments(
     params: dict[str, Any], seed: int, device: str, budget: str
 ) -> np.ndarray:
     """``log|w|`` of torch draws ``w ~ N(0, σ²)``."""
-    from montecarlo.variables import sample_log_abs_product
+    from flatstart.montecarlo.variables import sample_log_abs_product
 
     n = int(by_budget(budget, quick=4_000, standard=40_000, full=400_000))
     la, _ = sample_log_abs_product([("normal", {"sigma": float(params["sigma"])})], n,
@@ -650,7 +652,7 @@ def check_log_moments(
 
 def plot_log_moments(fig: Any, records: list[Any]) -> None:
     """Density of ``log|w|`` (exact, from the law of |w|) over the sample histogram."""
-    from validation.plots import plot_density_vs_hist
+    from flatstart.validation.plots import plot_density_vs_hist
 
     recs = records[:3]
     axes = fig.subplots(1, len(recs), squeeze=False)[0]
@@ -754,7 +756,7 @@ def simulate_berry_esseen(
     or ``U(−a, a)``."""
     import torch
 
-    from montecarlo.networks import chains
+    from flatstart.montecarlo.networks import chains
 
     n = int(by_budget(budget, quick=8_000, standard=40_000, full=200_000))
     if "bound" in params:
@@ -911,7 +913,7 @@ def mutant_choi(params: dict[str, Any]) -> ChoiPrediction:
 
 def simulate_choi(params: dict[str, Any], seed: int, device: str, budget: str) -> np.ndarray:
     """``log ∏_{i≤n+1} U_i`` of torch draws ``U_i ~ U(0, 1)``."""
-    from montecarlo.variables import sample_log_abs_product
+    from flatstart.montecarlo.variables import sample_log_abs_product
 
     n = int(by_budget(budget, quick=4_000, standard=40_000, full=400_000))
     la, _ = sample_log_abs_product([("uniform", {"a": 0.0, "b": 1.0})] * (int(params["n"]) + 1),

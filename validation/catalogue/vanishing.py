@@ -28,9 +28,9 @@ the derivations in docs/chains.md and docs/wide.md. Claims (ids):
   and median, and the side of ½ predicted by the exact critical width ``n_c(L)`` and by its
   asymptote ``5L/(2 log 2)`` (binomial tests; mutant: a depth-free critical width ``n_c(2)``).
 
-The Monte Carlo side builds real torch networks through :mod:`montecarlo.vc_experiments`
-(:func:`~montecarlo.networks.chains`, :func:`~montecarlo.networks.mlps`,
-:func:`~montecarlo.derivatives.chain_gradients`); it never evaluates a theory formula.
+The Monte Carlo side builds real torch networks through :mod:`flatstart.montecarlo.vc_experiments`
+(:func:`~flatstart.montecarlo.networks.chains`, :func:`~flatstart.montecarlo.networks.mlps`,
+:func:`~flatstart.montecarlo.derivatives.chain_gradients`); it never evaluates a theory formula.
 """
 
 from __future__ import annotations
@@ -43,19 +43,19 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
-from montecarlo.vc_experiments import chain_samples, norm_ratios
-from theory.chains import NeuralChain, median_stable_variance
-from theory.inits import weight_law, weight_variance
-from theory.products import product
-from theory.wide import (
+from flatstart.montecarlo.vc_experiments import chain_samples, norm_ratios
+from flatstart.theory.chains import NeuralChain, median_stable_variance
+from flatstart.theory.inits import weight_law, weight_variance
+from flatstart.theory.products import product
+from flatstart.theory.wide import (
     LogProductLaw,
     critical_width,
     critical_width_asymptotic,
     lognormal_limit,
     norm_ratio_law,
 )
-from validation import stats
-from validation.claims import Claim, by_budget, register
+from flatstart.validation import stats
+from flatstart.validation.claims import Claim, by_budget, register
 
 __all__ = ["VC_CHAIN_IDS", "SIGMA_MEDIAN_STABLE", "WIDTH_VS_DEPTH_LEVEL"]
 
@@ -63,7 +63,8 @@ _SOURCE = "VC (Orvieto et al. 2022, arXiv 2106.03763), Sec. 3-4"
 
 #: ``σ = √(2 e^γ)`` as a literal grid parameter; the claim's test checks the property it is
 #: meant to produce (the measured log-median slope in depth is 0 within the Cornish–Fisher
-#: allowance), and the tests check it against :func:`theory.chains.median_stable_variance`.
+#: allowance), and the tests check it against
+#: :func:`flatstart.theory.chains.median_stable_variance`.
 SIGMA_MEDIAN_STABLE = math.sqrt(2.0 * math.exp(float(np.euler_gamma)))
 
 #: level of the median squared-norm ratio in ``VC.width-vs-depth``.
@@ -179,7 +180,7 @@ def _median_plot(fig: Any, records: list[Any], extra: Callable[[Any, np.ndarray]
                  group: str | None = None) -> None:
     """Left: medians against depth (log scale) with 99% order-statistic CI bands, one curve per
     group. Right: measured/exact median with its CI, and mutant/exact, against depth."""
-    from validation.plots import plot_median_vs_depth
+    from flatstart.validation.plots import plot_median_vs_depth
 
     def gkey(params: dict[str, Any]) -> str:
         if group == "law":  # everything but the depth(s)
@@ -411,8 +412,8 @@ def plot_median_stable(fig: Any, records: list[Any]) -> None:
 def predict_uniform_chain(params: dict[str, Any]) -> dict[str, Any]:
     r"""``median |f(x)| = |x| a^L e^{−ν(L)}``, ``ν(L)`` the median of Gamma(L, 1) (closed form,
     and its log by the log-product route), the same median of the product of ``L`` copies of
-    the init's weight law (:func:`theory.inits.weight_law` through
-    :func:`theory.products.product`), and Choi's bounds, a band of relative width
+    the init's weight law (:func:`flatstart.theory.inits.weight_law` through
+    :func:`flatstart.theory.products.product`), and Choi's bounds, a band of relative width
     ``≤ e^{log 2 − 2/3} − 1 ≈ 2.7%`` [derived: ``log|w| = log a − Exp(1)``; ref: Choi 1994]."""
     c = _chain(params)
     lo, exact, hi = c.uniform_median_bounds()
@@ -452,7 +453,7 @@ def predict_small_gradient(params: dict[str, Any]) -> dict[str, Any]:
     r"""``P(|∂f/∂w_i| < ε)`` exactly (product cdf of ``L − 1`` factors and ``|x|``; uniform
     weights: ``Q(L−1, (L−1) log a − log(ε/|x|))``), the log-CLT value with its Berry–Esseen
     half-width (the exact value lies in ``clt ± band``), and the exact ``median |∂f/∂w_i|``
-    (:meth:`~theory.chains.NeuralChain.median_gradient_entry`)."""
+    (:meth:`~flatstart.theory.chains.NeuralChain.median_gradient_entry`)."""
     c = _chain(params)
     sp_ = c.prob_small_gradient(float(params["eps"]), int(params["layer"]))
     return {"p": float(sp_.exact), "clt": float(sp_.clt), "band": float(sp_.band),
@@ -601,8 +602,8 @@ def plot_relu_dead(fig: Any, records: list[Any]) -> None:
 # ========================================================================= VC.chain-output-law
 def predict_chain_output(params: dict[str, Any]) -> dict[str, Any]:
     r"""The exact law of the output ``f(x)`` of a chain (linear: :class:`ChainProduct` with
-    its Mellin and log-product engines; ReLU: :class:`~theory.wide.LogProductLaw` with the atom
-    ``1 − 2^{−(L−1)}``), and from it, at the grid's scale ``a`` (≈ the median |f|): the
+    its Mellin and log-product engines; ReLU: :class:`~flatstart.theory.wide.LogProductLaw` with the
+    atom ``1 − 2^{−(L−1)}``), and from it, at the grid's scale ``a`` (≈ the median |f|): the
     atom, ``P(f < 0)`` from the law's sign, ``P(a/2 < f ≤ 2a)`` by Simpson's rule on the
     density (129 nodes), ``P(f > 3a)`` by ``sf``, and ``P(|f| > a/3)`` by the scaling route
     ``|x|·|P|`` (the ``x = 1`` law, ``abs``, ``scaled(|x|)``, ``sf``) [derived; VC Sec. 3]."""
@@ -835,7 +836,7 @@ def check_ratio_law(prediction: dict[str, Any], samples: np.ndarray, alpha: floa
 
 def _plot_wide(fig: Any, records: list[Any], mutant: Callable[[dict[str, Any]], Any],
                mutant_label: str) -> None:
-    from validation.plots import plot_cdf_vs_empirical
+    from flatstart.validation.plots import plot_cdf_vs_empirical
 
     axes = fig.subplots(1, len(records), squeeze=False)[0]
     for ax, r in zip(axes, records, strict=True):
@@ -873,8 +874,9 @@ def _critical_width(depth: int) -> int:
 
 
 #: the exact critical widths ``n_c(L)`` of the grid depths, used to place the grid's widths
-#: ``≈ n_c·{¾, 0.92, 1, 1.08, 4/3}`` (checked against :func:`theory.wide.critical_width` by the
-#: tests, and by the claim's test: a wrong literal puts the points at the wrong side).
+#: ``≈ n_c·{¾, 0.92, 1, 1.08, 4/3}`` (checked against
+#: :func:`flatstart.theory.wide.critical_width` by the tests, and by the claim's test: a wrong
+#: literal puts the points at the wrong side).
 CRITICAL_WIDTHS: dict[int, int] = {2: 7, 4: 15, 8: 29, 16: 58, 32: 116}
 
 #: ``|n_c(L) − 5L/(2 log 2)| ≤ 0.6`` at the grid depths ``L ≤ 32`` (checked by the tests): the
@@ -902,9 +904,9 @@ def _side(width: int, critical: float) -> str:
 def predict_width_vs_depth(params: dict[str, Any]) -> dict[str, Any]:
     r"""At width ``n`` and depth ``L`` (ReLU, He): the exact ``P(R < ½)`` and median of
     ``R = ‖x_L‖²/‖x_0‖²``; which side of ½ the median lies on: ``"above"`` iff
-    ``n ≥ n_c(L)`` (:func:`theory.wide.critical_width`); and the side by the asymptotic
-    ``5L/(2 log 2)`` (:func:`theory.wide.critical_width_asymptotic`) where ``n`` is farther
-    than ``ASYM_SLACK`` from it [derived; VC Sec. 4]."""
+    ``n ≥ n_c(L)`` (:func:`flatstart.theory.wide.critical_width`); and the side by the asymptotic
+    ``5L/(2 log 2)`` (:func:`flatstart.theory.wide.critical_width_asymptotic`) where ``n`` is
+    farther than ``ASYM_SLACK`` from it [derived; VC Sec. 4]."""
     depth, width = int(params["depth"]), int(params["width"])
     nc = _critical_width(depth)
     law = norm_ratio_law(width, depth, "relu", "he_normal")

@@ -10,7 +10,7 @@ docs/chains.md. Claims (ids):
   dense Hessians of real torch chains, at σ ≠ 1, x ≠ 1, y ∉ {0, 1}. Mutant: fourth
   moments in place of second ones (``L 3^{L−1}σ^{4(L−1)}``), ``E w⁴ = σ⁴``, and medians of
   one entry in place of the union bounds.
-* ``VC.hessian-entries``: at ``y = 0`` the union bounds of theory.hessian and
+* ``VC.hessian-entries``: at ``y = 0`` the union bounds of flatstart.theory.hessian and
   ``NeuralChain.gradient_norm_bound`` are exact single-entry quantiles, so one entry exceeds
   ``bound/L`` (resp. ``/N``, ``/√L``) with probability exactly ``δ/L`` (``δ/N``);
   ``entry_tail_probability`` and the median of ``|g_1|`` are exact (two-sided binomial
@@ -21,27 +21,27 @@ docs/chains.md. Claims (ids):
 * ``VC.escape-saddle``: on ``f = −(λ/2)θ²`` torch SGD needs exactly
   ``⌈log(R/|θ₀|)/log(1 + ηλ)⌉`` steps (also by direct iteration, and inside the small-step
   bracket of ``gd_escape_steps_asymptotic``), torch Adam/RMSprop (``ε = 0``) stay inside
-  λ-free brackets and match the iterated recursions of ``theory.escape`` to ±1 step (sign
+  λ-free brackets and match the iterated recursions of ``flatstart.theory.escape`` to ±1 step (sign
   step for ``β₁ = β₂ = 0``). Mutant: GD escapes like the sign step; Adam/RMSprop like GD.
 * ``VC.escape-depth``: SGD's median escape time from a depth-L chain's plateau grows like
   ``e^{−κ₁ L}/L²`` (OLS slope t tests of ``log median T`` minus the theory's shape, and of
   ``log median T + 2ψ(L+1)`` against ``chain_escape_log_slope``), Adam's stays flat (slope
   band ±0.1). Mutant: SGD flat in depth.
 * ``VC.residual``: ``median ∏(1 + w_l/√L) → e^{−1/2}`` (exact finite-L medians for uniform
-  and Gaussian weights, ``theory.chains.residual_chain_median``, and the exact cdf
+  and Gaussian weights, ``flatstart.theory.chains.residual_chain_median``, and the exact cdf
   ``residual_chain_log_cdf`` at two points, also for ``α = c/√L``, ``σ ≠ 1``; exact binomial
   tests). Mutant: the mean-based median 1.
 * ``VC.pair-product``: ``median |P_{−ij}| = exp(−sgd_median_escape_growth(L))`` (exact for
   uniform weights, Cornish–Fisher with its next-term band for Gaussian ones). Mutant: the
   leading order ``exp(nE log|w|)``.
-* ``VC.chain-hessian``: ``theory.escape.chain_hessian`` (and its reference) equal torch's
+* ``VC.chain-hessian``: ``flatstart.theory.escape.chain_hessian`` (and its reference) equal torch's
   autograd Hessians of chains with the same weights, ``chain_plateau_curvature`` equals
   ``max(0, −λ_min)`` (identity to round-off). Mutant: Gauss–Newton ``x²uuᵀ``.
 * ``VC.normalization``: with LayerNorm the law of ``‖x_L‖²/n`` does not depend on depth
   (slope 0 of ``log‖x_L‖²/n`` against L). Mutant: the plain ReLU nets' per-layer log decay.
 
-The Monte Carlo side uses :mod:`montecarlo.vc2_experiments` and
-:func:`montecarlo.training.escape_times`; it never evaluates a theory formula.
+The Monte Carlo side uses :mod:`flatstart.montecarlo.vc2_experiments` and
+:func:`flatstart.montecarlo.training.escape_times`; it never evaluates a theory formula.
 """
 
 from __future__ import annotations
@@ -52,17 +52,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from montecarlo.curvature import dense_hessian, flat_function_batch
-from montecarlo.networks import chains
-from montecarlo.training import censored_median, escape_times
-from montecarlo.vc2_experiments import (
+from flatstart.montecarlo.curvature import dense_hessian, flat_function_batch
+from flatstart.montecarlo.networks import chains
+from flatstart.montecarlo.training import censored_median, escape_times
+from flatstart.montecarlo.vc2_experiments import (
     chain_hessian_samples,
     normalized_sq_norms,
     residual_chain_outputs,
     saddle_escape_steps,
 )
-from theory.chains import NeuralChain, residual_chain_log_cdf, residual_chain_median
-from theory.escape import (
+from flatstart.theory.chains import NeuralChain, residual_chain_log_cdf, residual_chain_median
+from flatstart.theory.escape import (
     adam_escape_bounds,
     adam_escape_steps_reference,
     chain_escape_log_median,
@@ -79,7 +79,7 @@ from theory.escape import (
     sign_escape_steps,
     sign_escape_steps_reference,
 )
-from theory.hessian import (
+from flatstart.theory.hessian import (
     entry_tail_probability,
     hessian_moments,
     max_entry_bound,
@@ -87,9 +87,9 @@ from theory.hessian import (
     norm_bound,
     trace_bound,
 )
-from theory.wide import layer_log_moments
-from validation import stats
-from validation.claims import Claim, by_budget, register
+from flatstart.theory.wide import layer_log_moments
+from flatstart.validation import stats
+from flatstart.validation.claims import Claim, by_budget, register
 
 __all__ = ["VC2_IDS"]
 
@@ -133,9 +133,9 @@ def _torch_chain_hessians(n: int, depth: int, sigma: float, x: float, y: float, 
                           ) -> dict[str, np.ndarray]:
     """Dense Hessians ``(n, L, L)``, loss gradients ``(n, L)``, output gradients
     ``∂f/∂w`` ``(n, L)`` and weights ``(n, L)`` of ``ℓ = ½(f(x) − y)²`` for real torch chains
-    (:func:`montecarlo.networks.chains`, float64; autograd double backward by
-    :func:`montecarlo.curvature.dense_hessian`). ``weights`` (optional, ``(n, L)``) overwrite
-    the chains' sampled weights."""
+    (:func:`flatstart.montecarlo.networks.chains`, float64; autograd double backward by
+    :func:`flatstart.montecarlo.curvature.dense_hessian`). ``weights`` (optional, ``(n, L)``)
+    overwrite the chains' sampled weights."""
     nets = chains(count=n, depth=depth, sigma=sigma, dtype=torch.float64, device=device,
                   seed=seed)
     if weights is not None:
@@ -171,14 +171,14 @@ def _moment_chain(params: dict[str, Any]) -> NeuralChain:
 
 
 def predict_hessian_moments(params: dict[str, Any]) -> dict[str, Any]:
-    r"""Exact moments and the median bound of ``tr H`` [derived; theory.hessian].
+    r"""Exact moments and the median bound of ``tr H`` [derived; flatstart.theory.hessian].
 
     ``E tr H = L x² σ^{2(L−1)}``, ``E‖∇ℓ‖² = L(x⁴σ²(3σ⁴)^{L−1} + x²y²σ^{2(L−1)})``,
-    ``E H_ij² = 4x⁴σ⁴(3σ⁴)^{L−2} + x²y²σ^{2(L−2)}`` (``theory.hessian.hessian_moments``;
+    ``E H_ij² = 4x⁴σ⁴(3σ⁴)^{L−2} + x²y²σ^{2(L−2)}`` (``flatstart.theory.hessian.hessian_moments``;
     at ``x = y = 1``: ``L(3^{L−1}σ^{4L−2} + σ^{2L−2})``, ``Lσ^{2(L−1)}``,
     ``4·3^{L−2}σ^{4L−4} + σ^{2L−4}``); ``B_tr(½) = L q_{H_11}(1 − 1/(2L))``
-    (``theory.hessian.trace_bound``) with ``P(tr H > B_tr(½)) ≤ ½``; ``P(‖∇ℓ‖ > B_g(½)) ≤ ½``
-    with ``B_g = NeuralChain.median_gradient_norm("loss")["upper"]``
+    (``flatstart.theory.hessian.trace_bound``) with ``P(tr H > B_tr(½)) ≤ ½``; ``P(‖∇ℓ‖ > B_g(½)) ≤
+    ½`` with ``B_g = NeuralChain.median_gradient_norm("loss")["upper"]``
     (``= gradient_norm_bound(½)``; ``y ≠ 0``: ``(|y| + q_{|f|}(3/4))√L q_{|∂f/∂w|}(1 − 1/(4L))``).
     The sample means are tested only at depths where ``tr H`` (L ≤ 4) resp. ``H_12²`` and
     ``‖∇ℓ‖²`` (L ≤ 3) have light enough tails (finite 4th moments, small skewness of the
@@ -294,9 +294,9 @@ def _chain(params: dict[str, Any], y: float | None = None) -> NeuralChain:
 
 
 def predict_hessian_vanishing(params: dict[str, Any]) -> dict[str, Any]:
-    r"""``B(δ)`` with ``P(‖H‖₂ > B(δ)) ≤ δ`` (``theory.hessian.norm_bound``) and, at ``y = 0``,
-    ``P(λ_min < 0) = 1`` for ``L ≥ 2`` (``H = x²P²(2vvᵀ − diag v²)``: one positive and
-    ``L − 1`` negative eigenvalues a.s.) [derived; theory.hessian]."""
+    r"""``B(δ)`` with ``P(‖H‖₂ > B(δ)) ≤ δ`` (``flatstart.theory.hessian.norm_bound``) and, at ``y
+    = 0``, ``P(λ_min < 0) = 1`` for ``L ≥ 2`` (``H = x²P²(2vvᵀ − diag v²)``: one positive and
+    ``L − 1`` negative eigenvalues a.s.) [derived; flatstart.theory.hessian]."""
     c = _chain(params)
     delta = float(params["delta"])
     return {
@@ -631,7 +631,7 @@ def _depths(params: dict[str, Any]) -> list[int]:
 def predict_escape_depth(params: dict[str, Any]) -> dict[str, Any]:
     r"""``log median T_SGD = −κ₁ L − 2 log L + const + o(1)``; Adam flat.
 
-    From ``theory.escape.chain_escape_log_median`` [derived there]: GD's escape time is
+    From ``flatstart.theory.escape.chain_escape_log_median`` [derived there]: GD's escape time is
     ``∝ 1/|λ_min|`` and ``|λ_min| = |P|/(|w|₍₁₎|w|₍₂₎) e^R`` (the two smallest of L iid
     ``|w|`` are ``O(1/L)``), so ``log median T = −κ₁L − 2ψ(L+1) + const``
     (``≈ −κ₁L − 2 log L + const``); only differences between depths are predicted (the
@@ -743,7 +743,7 @@ def plot_escape_depth(fig: Any, records: list[Any]) -> None:
     k1 = float(r.prediction["sgd_slope"])
     curve = np.asarray(r.prediction["sgd_shape"], dtype=float)
     ax.plot(d, np.exp(curve + np.mean(lm - curve)), "-", color="C0",
-            label=f"predicted: -k1 L - 2 log L + c (-k1 = {k1:.3f}; theory.escape)")
+            label=f"predicted: -k1 L - 2 log L + c (-k1 = {k1:.3f}; flatstart.theory.escape)")
     lead = k1 * d
     ax.plot(d, np.exp(lead + np.mean(lm - lead)), ":", color="C0", label="leading order -k1 L")
     ax.axhline(float(np.exp(np.mean(_log_medians(r.measurement["adam"])))), color="C1", ls="--",
@@ -764,8 +764,8 @@ def _residual_setup(params: dict[str, Any]) -> tuple[int, float, float, str]:
 
 def predict_residual(params: dict[str, Any]) -> dict[str, Any]:
     r"""``median |∏(1 + αw_l)|``, ``α = c/√L``, weights of variance ``σ²`` (uniform
-    ``U(±σ√3)`` or ``N(0, σ²)``): exact, ``theory.chains.residual_chain_median`` (Gil-Pelaez on
-    the characteristic function of ``log|1 + αw|``) [derived]; and the exact cdf of
+    ``U(±σ√3)`` or ``N(0, σ²)``): exact, ``flatstart.theory.chains.residual_chain_median``
+    (Gil-Pelaez on the characteristic function of ``log|1 + αw|``) [derived]; and the exact cdf of
     ``log|∏(1 + αw_l)|`` (``residual_chain_log_cdf``) at ``−c²σ²/2 ± 0.8cσ`` (about the
     quartiles). The expansion ``log median = −c²σ²/2 − c⁴σ⁴/(4L) + O(L⁻²)`` and the limit
     ``e^{−c²σ²/2}`` are drawn in the plot.
@@ -877,7 +877,7 @@ def plot_residual(fig: Any, records: list[Any]) -> None:
 #: For a product of n iid |N(0, σ²)| the Cornish–Fisher log median exceeds the exact one by
 #: ``c_n/n`` with ``PAIR_CF_BAND[0] ≤ c_n ≤ PAIR_CF_BAND[1]`` (the next, O(1/n), term:
 #: c_n = 0.0428 at n = 1 … 0.0389 at n = 28, independent of σ; checked in the tests against
-#: the exact Gil-Pelaez median of theory.chains).
+#: the exact Gil-Pelaez median of flatstart.theory.chains).
 PAIR_CF_BAND = (0.037, 0.045)
 
 
@@ -885,9 +885,9 @@ def predict_pair_product(params: dict[str, Any]) -> dict[str, Any]:
     r"""``median |P_{−ij}|`` (a product of ``n = L − 2`` iid ``|w|``) as
     ``exp(−sgd_median_escape_growth(L))`` (``= exp(log_median_pair_product)``): exact for
     ``U(±a)`` (``n log a − ν(n)``), Cornish–Fisher for ``N(0, σ²)`` minus its next-order
-    term ``c_n/n``, ``c_n ∈ PAIR_CF_BAND`` (a band) [derived; theory.escape]; for
+    term ``c_n/n``, ``c_n ∈ PAIR_CF_BAND`` (a band) [derived; flatstart.theory.escape]; for
     ``N(0, σ²)`` also the exact median of ``NeuralChain.product_law(n)`` (the law behind the
-    pair quantile ``Q`` of ``theory.hessian.norm_bound``)."""
+    pair quantile ``Q`` of ``flatstart.theory.hessian.norm_bound``)."""
     L = int(params["depth"])
     law = str(params["law"])
     lm = -float(sgd_median_escape_growth(L, float(params["scale"]), law))
@@ -960,7 +960,7 @@ def _fixed_weights(params: dict[str, Any]) -> np.ndarray:
 
 def predict_chain_hessian(params: dict[str, Any]) -> dict[str, Any]:
     r"""``H = x²uuᵀ + r x M`` (``u_i = P_{−i}``, ``M_ij = P_{−ij}``, ``r = Px − y``) for the
-    given weights (``theory.escape.chain_hessian``; the first chains also by
+    given weights (``flatstart.theory.escape.chain_hessian``; the first chains also by
     ``chain_hessian_reference``) and the plateau curvature ``max(0, −λ_min(H))``
     (``chain_plateau_curvature``) [derived]."""
     w = _fixed_weights(params)
@@ -1042,9 +1042,8 @@ def predict_normalization(params: dict[str, Any]) -> dict[str, Any]:
     ``x_l = relu(std(h_l))`` has the law of ``relu(std(g))``, ``g ~ N(0, I_n)``, for every
     ``l`` (exact up to LayerNorm's ``ε = 1e-5`` relative to the variance); ``x_l ≠ 0`` surely.
     This is an exact symmetry, not a formula of ``theory/``: no theory function is needed
-    (the plain He/ReLU per-layer ``E log`` factor ``m_n`` of theory.wide is the mutant and is
-    drawn in the plot).
-    """
+    (the plain He/ReLU per-layer ``E log`` factor ``m_n`` of flatstart.theory.wide is the mutant and
+    is drawn in the plot)."""
     return {"slope": 0.0}
 
 
@@ -1156,10 +1155,11 @@ register(Claim(
 register(Claim(
     id="VC.hessian-entries",
     title="The union bounds on Hessian and gradient entries are exact quantiles of one entry",
-    source=f"{_SOURCE}; derived (theory.hessian, theory.chains.NeuralChain)",
+    source=f"{_SOURCE}; derived (flatstart.theory.hessian, flatstart.theory.chains.NeuralChain)",
     statement=(
         "At y = 0 every single Hessian or gradient entry of a linear chain with N(0, σ²) "
-        "weights has an exact product law, and each union bound of theory.hessian is an exact "
+        "weights has an exact product law, and each union bound of flatstart.theory.hessian is "
+        "an exact "
         "quantile of one entry: P(H_11 > trace_bound(δ)/L) = δ/L, P(H_11 > "
         "norm_bound(δ)/(2L)) = δ/L (also for median_bounds, δ = ½), the entry type attaining "
         "max_entry_bound(δ) exceeds it with probability δ/(L + L(L−1)/2) and the other with "
@@ -1191,10 +1191,10 @@ register(Claim(
 register(Claim(
     id="VC.hessian-vanishing",
     title="Hessian spectrum vanishes in median with depth, and the init is a saddle",
-    source=f"{_SOURCE}; derived (theory.hessian)",
+    source=f"{_SOURCE}; derived (flatstart.theory.hessian)",
     statement=(
         "For a linear chain with N(0, σ²) weights, P(‖H‖₂ > B(δ)) ≤ δ with the union bounds "
-        "B(δ) of theory.hessian.norm_bound, which decay exponentially in L (y = 0) — the "
+        "B(δ) of flatstart.theory.hessian.norm_bound, which decay exponentially in L (y = 0) — the "
         "spectrum vanishes with high probability; at y = 0, H = x²P²(2vvᵀ − diag v²) has "
         "exactly one positive eigenvalue, so λ_min < 0 surely (a flat saddle)."),
     latex=r"P(\|H\|_2>B(\delta))\le\delta,\qquad y=0:\ P(\lambda_{\min}<0)=1",
@@ -1220,7 +1220,7 @@ _SADDLE = {"lam_min": 0.01, "lam_max": 1.0, "points": 9, "theta0": 1e-3, "radius
 register(Claim(
     id="VC.escape-saddle",
     title="GD escape time from −(λ/2)θ² scales like 1/λ; Adam/RMSprop's do not depend on λ",
-    source=f"{_SOURCE}; derived (theory.escape)",
+    source=f"{_SOURCE}; derived (flatstart.theory.escape)",
     statement=(
         "On f(θ) = −(λ/2)θ², torch SGD with step η needs exactly ⌈log(R/|θ₀|)/log(1 + ηλ)⌉ "
         "steps from θ₀ to |θ| ≥ R (≈ log(R/|θ₀|)/(ηλ)); torch Adam and RMSprop with ε = 0 need "
@@ -1270,12 +1270,13 @@ _DEPTH = {"sigma": 1.0, "depth_min": 6, "depth_max": 14, "depth_step": 2, "thres
 register(Claim(
     id="VC.escape-depth",
     title="SGD's escape time from a chain's plateau grows exponentially with depth; Adam's not",
-    source=f"{_SOURCE}; derived (theory.escape.chain_escape_log_median)",
+    source=f"{_SOURCE}; derived (flatstart.theory.escape.chain_escape_log_median)",
     statement=(
         "Training a width-1 chain (N(0, σ²) weights, x = y = 1, ℓ = ½(f − y)²) until "
         "ℓ < 0.4, the median escape step of SGD grows like exp(−κ₁ L)/L², −κ₁ = −E log|w| "
         "(0.635 for σ = 1), the 1/L² from the two smallest |w_i| that set the plateau "
-        "curvature |λ_min| ≈ max|P_{−ij}|·e^R (theory.escape.chain_escape_log_median); Adam's "
+        "curvature |λ_min| ≈ max|P_{−ij}|·e^R (flatstart.theory.escape.chain_escape_log_median); "
+        "Adam's "
         "median stays flat (|slope| ≤ 0.1 per layer)."),
     latex=(r"\log\operatorname{med}T_{SGD}=-\kappa_1L-2\log L+c+o(1),\quad "
            r"\left|\frac{d\log\operatorname{med}T_{Adam}}{dL}\right|\le 0.1"),
@@ -1290,11 +1291,11 @@ register(Claim(
 register(Claim(
     id="VC.residual",
     title="Residual chains with α = 1/√L keep median ∏(1 + αw) → e^{-1/2} at every depth",
-    source=f"{_SOURCE}; derived (docs/chains.md, theory.chains.residual_chain_median)",
+    source=f"{_SOURCE}; derived (docs/chains.md, flatstart.theory.chains.residual_chain_median)",
     statement=(
         "For x_{l+1} = (1 + αw_l)x_l with α = 1/√L and unit-variance weights, "
         "log ∏(1 + αw_l) ≈ N(−½, 1), so the median tends to e^{−1/2} independently of L. "
-        "Tested: the exact finite-L median of |∏(1 + αw_l)| (theory.chains."
+        "Tested: the exact finite-L median of |∏(1 + αw_l)| (flatstart.theory.chains."
         "residual_chain_median: Gil-Pelaez on E|1 + αw|^{it}) for uniform U(±√3) and Gaussian "
         "N(0, 1) weights; log median = −½ − 1/(4L) + O(L⁻²) for both (derived)."),
     latex=r"\operatorname{med}\prod_{l=1}^L\left(1+\tfrac{w_l}{\sqrt L}\right)\to e^{-1/2}",
@@ -1316,13 +1317,13 @@ register(Claim(
 register(Claim(
     id="VC.pair-product",
     title="The plateau's pair products |P_{-ij}| have median exp(-sgd_median_escape_growth)",
-    source=f"{_SOURCE}; derived (theory.escape.log_median_pair_product)",
+    source=f"{_SOURCE}; derived (flatstart.theory.escape.log_median_pair_product)",
     statement=(
         "|P_{−ij}| is a product of n = L − 2 iid |w|; its log median is exactly "
         "n log a − ν(n) (ν(n) the median of Gamma(n, 1)) for U(±a) weights and "
         "nκ₁ − κ₃/(6κ₂) − c_n/n (Cornish–Fisher and its next term, 0.037 ≤ c_n ≤ 0.045) for "
         "N(0, σ²) weights; "
-        "theory.escape.sgd_median_escape_growth is its negative (GD's escape time ∝ "
+        "flatstart.theory.escape.sgd_median_escape_growth is its negative (GD's escape time ∝ "
         "1/|P_{−ij}|). Tested by exact binomial (sign) tests on torch chains of depth L − 2."),
     latex=r"\log\operatorname{med}|P_{-ij}|=(L-2)\log a-\nu(L-2)\ (U(\pm a))",
     kind="quantile",
@@ -1340,10 +1341,11 @@ register(Claim(
 register(Claim(
     id="VC.chain-hessian",
     title="A chain's loss Hessian is x²uuᵀ + r x M, and its plateau curvature is max(0, −λ_min)",
-    source=f"{_SOURCE}; derived (theory.escape.chain_hessian)",
+    source=f"{_SOURCE}; derived (flatstart.theory.escape.chain_hessian)",
     statement=(
         "For ℓ = ½(Px − y)², H_ii = x²P_{−i}², H_ij = x²P_{−i}P_{−j} + (Px − y)x P_{−ij}; "
-        "theory.escape.chain_hessian (and its reference) reproduce torch's autograd Hessians "
+        "flatstart.theory.escape.chain_hessian (and its reference) reproduce torch's autograd "
+        "Hessians "
         "of chains with the same weights to round-off, and chain_plateau_curvature equals "
         "max(0, −λ_min) of them (x ≠ 1, y ≠ 0, several depths and σ)."),
     latex=r"H=x^2uu^\top+(Px-y)\,x\,M,\quad u_i=P_{-i},\ M_{ij}=P_{-ij}",
@@ -1366,7 +1368,7 @@ register(Claim(
     title="LayerNorm keeps the forward signal's law (and median) independent of depth",
     source=("VC (Orvieto et al. 2022), qualitative; exact depth invariance derived here (an "
             "exact symmetry, slope 0: no theory/ formula is needed or used for it; the plain "
-            "nets' rate m_n from theory.wide is only the mutant)"),
+            "nets' rate m_n from flatstart.theory.wide is only the mutant)"),
     statement=(
         "In bias-free ReLU MLPs with LayerNorm on the pre-activations (γ = 1, β = 0) and "
         "Gaussian weights, x_l = relu(std(W_l x_{l−1})) has the same law at every depth (the "

@@ -1,9 +1,10 @@
 r"""Claim family ``RW``: random wide networks (docs/wide.md).
 
-Theory side: :mod:`theory.wide` (Hanin's Jacobian moments, Hanin–Rolnick length moments,
+Theory side: :mod:`flatstart.theory.wide` (Hanin's Jacobian moments, Hanin–Rolnick length moments,
 dead-network probability, Noci et al.'s prior predictive, Pennington et al.'s Jacobian
 spectrum variance). Monte Carlo side: real torch networks from
-:func:`montecarlo.networks.mlps` and the measurements of :mod:`montecarlo.rw_experiments`.
+:func:`flatstart.montecarlo.networks.mlps` and the measurements of
+:mod:`flatstart.montecarlo.rw_experiments`.
 
 Claims: ``RW.hanin-jacobian``, ``RW.hanin-rolnick``, ``RW.dead-network``, ``RW.noci-prior``,
 ``RW.jacobian-spectrum``.
@@ -20,16 +21,16 @@ import numpy as np
 from scipy import special
 from scipy import stats as sps
 
-from theory.wide import (
+from flatstart.theory.wide import (
     dead_probability,
     hanin_jacobian_moments,
     hanin_rolnick_length_moments,
     noci_prior_predictive,
     pennington_jjt_eigen_variance,
 )
-from validation import stats
-from validation.claims import Claim, by_budget, register
-from validation.stats import TestOutcome
+from flatstart.validation import stats
+from flatstart.validation.claims import Claim, by_budget, register
+from flatstart.validation.stats import TestOutcome
 
 __all__ = ["RW_IDS"]
 
@@ -57,7 +58,7 @@ def _chunk(input_dim: int, widths: list[int], budget_bytes: float = 2.0e8) -> in
 
 def _safe_log(x: np.ndarray) -> np.ndarray:
     """``log x`` with exact zeros (dead networks) mapped to ``-1e4`` so that they weigh
-    exactly 0 in the log-sum-exp of :func:`validation.stats.log_moment_test`."""
+    exactly 0 in the log-sum-exp of :func:`flatstart.validation.stats.log_moment_test`."""
     x = np.asarray(x, dtype=np.float64)
     with np.errstate(divide="ignore"):
         lx = np.log(x)
@@ -78,7 +79,8 @@ class MomentPrediction:
 
 def predict_hanin_jacobian(params: dict[str, Any]) -> MomentPrediction:
     r"""``E Z² = 1/n₀`` and ``E Z⁴ = 3 ∏_j (1 + 5/n_j)/n₀²`` (Hanin 2018; exact Gaussian form
-    from :func:`theory.wide.hanin_jacobian_moments`, its sympy-exact ``E_Z2``, ``E_Z4``)."""
+    from :func:`flatstart.theory.wide.hanin_jacobian_moments`, its sympy-exact ``E_Z2``,
+    ``E_Z4``)."""
     m = hanin_jacobian_moments(params["widths"], params.get("input_dim"))
     return MomentPrediction({"Z2": math.log(float(m["E_Z2"])),
                              "Z4": math.log(float(m["E_Z4"]))})
@@ -103,8 +105,8 @@ def simulate_hanin_jacobian(
     independent."""
     import torch
 
-    from montecarlo.networks import mlps
-    from montecarlo.rw_experiments import readout_to_lecun, scalar_input_gradients
+    from flatstart.montecarlo.networks import mlps
+    from flatstart.montecarlo.rw_experiments import readout_to_lecun, scalar_input_gradients
 
     count = int(by_budget(budget, quick=20_000, standard=200_000, full=1_000_000))
     widths = [int(w) for w in params["widths"]]
@@ -127,8 +129,8 @@ def simulate_hanin_jacobian(
 def check_log_moments(
     prediction: MomentPrediction, measurement: dict[str, np.ndarray], alpha: float
 ) -> TestOutcome:
-    """One :func:`validation.stats.log_moment_test` (``s = 1``, delta method, log space) per
-    statistic ``X_j``: ``H0: log E X_j = predicted``; Bonferroni over the statistics."""
+    """One :func:`flatstart.validation.stats.log_moment_test` (``s = 1``, delta method, log space)
+    per statistic ``X_j``: ``H0: log E X_j = predicted``; Bonferroni over the statistics."""
     parts = {
         k: stats.log_moment_test(_safe_log(measurement[k]), 1.0, v, alpha)
         for k, v in prediction.log_moments.items()
@@ -184,7 +186,7 @@ def predict_hanin_rolnick(params: dict[str, Any]) -> MomentPrediction:
     r"""Feed-forward He ReLU (``widths = [n_1..n_L]``, ``input_dim = n_0``):
     ``E M_L/M_0 = 1``, ``E M_L²/M_0² = ∏_{l≥1}(1 + 5/n_l)``;
     residual ``x + η W₂ ReLU(W₁ x)``: ``E M_L/M_0 = ∏(1 + η_l²)`` (Hanin & Rolnick 2018;
-    :func:`theory.wide.hanin_rolnick_length_moments`)."""
+    :func:`flatstart.theory.wide.hanin_rolnick_length_moments`)."""
     if params["kind"] == "residual":
         m = hanin_rolnick_length_moments([int(params["width"])], params["etas"])
         return MomentPrediction({"M_ratio": math.log(float(m["E_M_ratio"]))})
@@ -207,12 +209,12 @@ def simulate_hanin_rolnick(
     params: dict[str, Any], seed: int, device: str, budget: str
 ) -> dict[str, np.ndarray]:
     r"""``M_L/M_0`` (and its square) per network, ``M_l = ‖x_l‖²/n_l``, at ``x_0 = (1,…,1)``:
-    bias-free He ReLU :func:`~montecarlo.networks.mlps` (every layer ReLU) or the residual
-    stack :func:`~montecarlo.rw_experiments.residual_block_stack`."""
+    bias-free He ReLU :func:`~flatstart.montecarlo.networks.mlps` (every layer ReLU) or the residual
+    stack :func:`~flatstart.montecarlo.rw_experiments.residual_block_stack`."""
     import torch
 
-    from montecarlo.networks import mlps
-    from montecarlo.rw_experiments import residual_block_stack
+    from flatstart.montecarlo.networks import mlps
+    from flatstart.montecarlo.rw_experiments import residual_block_stack
 
     count = int(by_budget(budget, quick=20_000, standard=200_000, full=1_000_000))
     if params["kind"] == "residual":
@@ -250,7 +252,7 @@ def plot_hanin_rolnick(fig: Any, records: list[Any]) -> None:
 
 
 def predict_dead(params: dict[str, Any]) -> float:
-    """``P(dead) = 1 − ∏_l (1 − 2^{−n_l})`` (:func:`theory.wide.dead_probability`)."""
+    """``P(dead) = 1 − ∏_l (1 − 2^{−n_l})`` (:func:`flatstart.theory.wide.dead_probability`)."""
     return dead_probability(params["widths"])
 
 
@@ -265,7 +267,7 @@ def simulate_dead(params: dict[str, Any], seed: int, device: str, budget: str) -
     layer stays zero, so this equals ``x_L = 0``; both are computed and must agree)."""
     import torch
 
-    from montecarlo.networks import mlps
+    from flatstart.montecarlo.networks import mlps
 
     count = int(by_budget(budget, quick=4_000, standard=40_000, full=400_000))
     ws = [int(w) for w in params["widths"]]
@@ -340,7 +342,7 @@ def _noci(params: dict[str, Any]) -> Any:
 def predict_noci(params: dict[str, Any]) -> OutputLawPrediction:
     r"""Noci et al. (2021): ``p(f) = [1 − ∏(1 − 2^{−n_l})] δ(f) + Σ_k ∏Bin(k_l; n_l, ½)
     G^{L+1,0}_{0,L+1}(f²/C | 0, (k_l − 1)/2) / (√(πC) ∏Γ(k_l/2))``
-    (:func:`theory.wide.noci_prior_predictive`); He weights, input ``(1,…,1)``."""
+    (:func:`flatstart.theory.wide.noci_prior_predictive`); He weights, input ``(1,…,1)``."""
     law = _noci(params)
     a = float(law.atom)
 
@@ -370,7 +372,7 @@ def simulate_noci(params: dict[str, Any], seed: int, device: str, budget: str) -
     ``x = (1,…,1)`` (real torch nets)."""
     import torch
 
-    from montecarlo.networks import mlps
+    from flatstart.montecarlo.networks import mlps
 
     count = int(by_budget(budget, quick=4_000, standard=10_000, full=10_000))
     ws = [int(w) for w in params["widths"]]
@@ -395,7 +397,7 @@ def check_noci(prediction: OutputLawPrediction, f: np.ndarray, alpha: float) -> 
 
 def plot_noci(fig: Any, records: list[Any]) -> None:
     """CDF of the nonzero outputs with the DKW band, the Noci law and the Gaussian mutant."""
-    from validation.plots import plot_cdf_vs_empirical
+    from flatstart.validation.plots import plot_cdf_vs_empirical
 
     recs = records[:3]
     axes = fig.subplots(1, len(recs), squeeze=False)[0]
@@ -446,8 +448,8 @@ def _spectrum(params: dict[str, Any], init: str) -> SpectrumPrediction:
 
 def predict_spectrum(params: dict[str, Any]) -> SpectrumPrediction:
     r"""``σ²_{JJᵀ} = L(μ₂/μ₁² − 1 − s₁)`` at criticality (Pennington, Schoenholz & Ganguli 2017;
-    :func:`theory.wide.pennington_jjt_eigen_variance`), with the relative tolerance ``4L/n``
-    for the finite-width correction."""
+    :func:`flatstart.theory.wide.pennington_jjt_eigen_variance`), with the relative tolerance
+    ``4L/n`` for the finite-width correction."""
     return _spectrum(params, params["init"])
 
 
@@ -464,11 +466,11 @@ def simulate_spectrum(
     (``(1/n) tr (JJᵀ)² − ((1/n) tr JJᵀ)²``) and their mean, for critical bias-free nets with
     every layer ``φ`` (linear: LeCun or orthogonal gain 1; ReLU: He or orthogonal gain √2),
     ``n₀ = n``, input a fixed unit-variance Gaussian vector; ``J`` from
-    :func:`montecarlo.rw_experiments.mask_jacobians` (real torch nets)."""
+    :func:`flatstart.montecarlo.rw_experiments.mask_jacobians` (real torch nets)."""
     import torch
 
-    from montecarlo.networks import mlps
-    from montecarlo.rw_experiments import mask_jacobians
+    from flatstart.montecarlo.networks import mlps
+    from flatstart.montecarlo.rw_experiments import mask_jacobians
 
     count = int(by_budget(budget, quick=40, standard=400, full=2_000))
     n = int(params["width"])

@@ -1,0 +1,67 @@
+"""flatstart installs as one package: ``flatstart.theory``, ``flatstart.montecarlo`` and
+``flatstart.validation``, and nothing under a bare name (``theory`` would clash with unrelated
+packages of the index)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+_CHECK = """
+import importlib, sys
+import flatstart, flatstart.theory.laws, flatstart.montecarlo, flatstart.validation
+print(flatstart.theory.laws.__file__)
+for bare in ("theory", "montecarlo", "validation"):
+    try:
+        importlib.import_module(bare)
+    except ImportError:
+        continue
+    sys.exit(f"bare {bare} importable")
+"""
+
+
+def _check(cwd: Path, env: dict[str, str] | None = None) -> str:
+    out = subprocess.run([sys.executable, "-c", _CHECK], cwd=cwd, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout.strip()
+
+
+def test_installed_package_imports_as_flatstart_only(tmp_path: Path) -> None:
+    """The environment's install (editable in development) from a folder outside the tree."""
+    assert _check(tmp_path).endswith(os.path.join("flatstart", "theory", "laws.py"))
+
+
+def test_a_bare_folder_refuses_to_import() -> None:
+    out = subprocess.run([sys.executable, "-c", "import theory"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode != 0 and "import flatstart.theory, not theory" in out.stderr
+
+
+def test_wheel_holds_the_three_folders_under_flatstart(tmp_path: Path) -> None:
+    """A wheel built from the tree (links followed) installs the real files under flatstart/."""
+    pytest.importorskip("setuptools")
+    pytest.importorskip("wheel")
+    out = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
+                          "--no-build-isolation", "-q", "-w", str(tmp_path / "dist"), str(ROOT)],
+                         capture_output=True, text=True, timeout=300)
+    if out.returncode != 0:
+        pytest.skip(f"cannot build a wheel here: {out.stderr[-300:]}")
+    (whl,) = (tmp_path / "dist").glob("flatstart-*.whl")
+    names = zipfile.ZipFile(whl).namelist()
+    tops = {n.split("/")[0] for n in names}
+    assert {"flatstart"} <= tops and not tops & {"theory", "montecarlo", "validation"}, tops
+    for sub in ("theory/laws.py", "montecarlo/networks.py", "validation/cli.py", "__main__.py"):
+        assert f"flatstart/{sub}" in names
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
+                    str(site), str(whl)], check=True, capture_output=True, timeout=300)
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    assert _check(tmp_path, env).startswith(str(site))
