@@ -1,4 +1,4 @@
-"""Curated theory faults that the VC claims of validation/catalogue/vanishing_curvature.py
+"""Curated theory faults that the VC claims of validation/catalogue/vc_curvature.py
 refute (helper "vccurv"); each ``old`` occurs exactly once in its function's source."""
 
 from __future__ import annotations

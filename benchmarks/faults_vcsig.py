@@ -1,4 +1,4 @@
-"""Curated theory faults for the VC chain / wide-net claims (validation/catalogue/vanishing.py).
+"""Curated theory faults for the VC chain / wide-net claims (validation/catalogue/vc_signal.py).
 
 Each ``old`` occurs exactly once in its function's source; each fault was checked to make some
 VC claim refuted at the ``standard`` budget (seed 0) by ``flatstart.validation.mutation.evaluate``.

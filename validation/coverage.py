@@ -41,7 +41,7 @@ REASONS: dict[str, str] = {
         "numpy reference sampler; only feeds LogProductLaw.sample, used in tests to cross-check "
         "the test machinery (a simulation must measure torch networks and never call theory)"),
     "flatstart.theory.wide.LogProductLaw.sample": (
-        "numpy reference sampler used only in tests (tests/validation/test_catalogue_vc.py) "
+        "numpy reference sampler used only in tests (tests/validation/test_catalogue_vc_signal.py) "
         "to check the ratio-law test; predictions need no samples"),
     "flatstart.theory.wide.critical_width_lower_bound": (
         "a rigorous but loose necessary condition (mean-median inequality): 1 for L <= 16 and "

@@ -1,4 +1,4 @@
-r"""VC family, first half: vanishing signals in neural chains and width-n networks.
+r"""VC family, signals: the laws of outputs and gradients of neural chains and width-n networks.
 
 Source: Orvieto, Kohler, Pavllo, Hofmann, Lucchi, *Vanishing Curvature and the Power of Adaptive
 Methods in Randomly Initialized Deep Networks* (arXiv 2106.03763; AISTATS 2022) -- "VC" -- and

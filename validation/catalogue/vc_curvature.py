@@ -1,4 +1,4 @@
-r"""VC family, second half: Hessian moments and norms, saddle escape, residual and normalization.
+r"""VC family, curvature: Hessian moments and norms, saddle escape, residual and normalization.
 
 Source: Orvieto, Kohler, Pavllo, Hofmann, Lucchi, *Vanishing Curvature and the Power of Adaptive
 Methods in Randomly Initialized Deep Networks* (arXiv 2106.03763; AISTATS 2022) -- "VC" -- and

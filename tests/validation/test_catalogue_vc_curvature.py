@@ -1,32 +1,20 @@
-"""VC family, second half (validation/catalogue/vanishing_curvature.py): every claim is
-consistent at the quick budget with its mutant rejected; the Monte Carlo helpers agree with
-their slow references and never import theory."""
+"""VC family, curvature (validation/catalogue/vc_curvature.py): every claim is consistent at
+other seeds (slow); the Monte Carlo helpers agree with their slow references."""
 
 from __future__ import annotations
 
-import ast
-import inspect
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-import flatstart.validation.catalogue.vanishing_curvature as vc2
+import flatstart.validation.catalogue.vc_curvature as vc2
 from flatstart.montecarlo import vc2_experiments as mc
 from flatstart.validation import stats
 from flatstart.validation.claims import get, verify
 
 CLAIM_IDS = list(vc2.VC2_IDS)
-
-
-@pytest.mark.parametrize("claim_id", CLAIM_IDS)
-def test_claim_consistent_quick(claim_id: str) -> None:
-    r = verify(claim_id, budget="quick", seed=0, cache=False)
-    assert r.error is None, r.error
-    assert r.verdict == "consistent", (claim_id, r.verdict, r.p_value, r.mutant_p_value)
-    assert r.mutant_rejected is True, (claim_id, r.mutant_p_value)
 
 
 @pytest.mark.slow
@@ -35,53 +23,6 @@ def test_claim_consistent_quick(claim_id: str) -> None:
 def test_claim_consistent_other_seeds(claim_id: str, seed: int) -> None:
     r = verify(claim_id, budget="quick", seed=seed, cache=False)
     assert r.verdict == "consistent", (claim_id, seed, r.verdict, r.p_value, r.mutant_p_value)
-
-
-@pytest.mark.parametrize("claim_id", CLAIM_IDS)
-def test_claim_metadata(claim_id: str) -> None:
-    c = get(claim_id)
-    assert c.family == "VC" and c.plot is not None and c.mutant_description
-    for budget in ("quick", "standard", "full"):
-        assert len(c.grid(budget)) >= 1
-
-
-def _imported_modules(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
-    mods: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            mods.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            mods.add(node.module)
-    return mods
-
-
-def test_montecarlo_module_never_imports_theory() -> None:
-    mods = _imported_modules(Path(mc.__file__))
-    assert not any(m.startswith(("flatstart.theory", "flatstart.validation")) for m in mods), mods
-
-
-SIMULATES = ["simulate_hessian_moments", "simulate_hessian_vanishing", "simulate_escape_saddle",
-             "simulate_escape_depth", "simulate_residual", "simulate_normalization",
-             "simulate_hessian_entries", "simulate_pair_product", "simulate_chain_hessian",
-             "_torch_chain_hessians", "_fixed_weights"]
-
-
-@pytest.mark.parametrize("name", SIMULATES)
-def test_simulate_uses_no_theory(name: str) -> None:
-    src = inspect.getsource(getattr(vc2, name))
-    theory_names = {"NeuralChain", "norm_bound", "trace_bound", "gd_escape_steps",
-                    "adam_escape_bounds", "rmsprop_escape_bounds", "sign_escape_steps",
-                    "escape_log_slope", "product", "Uniform", "layer_log_moments", "theory",
-                    "hessian_moments", "median_bounds", "max_entry_bound",
-                    "entry_tail_probability", "chain_hessian", "chain_hessian_reference",
-                    "chain_plateau_curvature", "sgd_median_escape_growth",
-                    "residual_chain_log_cdf", "residual_chain_median",
-                    "gd_escape_steps_reference", "adam_escape_steps_reference",
-                    "rmsprop_escape_steps_reference", "sign_escape_steps_reference",
-                    "gd_escape_steps_asymptotic"}
-    used = {n.id for n in ast.walk(ast.parse(src.strip())) if isinstance(n, ast.Name)}
-    assert not (used & theory_names), used & theory_names
 
 
 # ------------------------------------------------------------------ montecarlo helpers
