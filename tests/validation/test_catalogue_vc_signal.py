@@ -1,7 +1,8 @@
 """VC catalogue, signals (chains and wide nets): validation/catalogue/vc_signal.py.
 
 The Monte Carlo side never executes theory at run time; the theory values the claims rely on
-are checked against independent routes (flatstart.theory.products, closed forms, Choi, Berry-Esseen).
+are checked against independent routes (flatstart.theory.products, closed forms, Choi,
+Berry-Esseen).
 """
 
 from __future__ import annotations
