@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from flatstart.montecarlo._checks import check_choice, check_int
+from flatstart._checks import check_choice, check_int
 from flatstart.montecarlo.data import Dataset, as_dataset
 from flatstart.montecarlo.training import LOSSES, network_losses, train
 

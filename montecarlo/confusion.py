@@ -35,7 +35,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from flatstart.montecarlo._checks import check_choice, check_int, check_positive, check_probability
+from flatstart._checks import check_choice, check_int, check_positive, check_probability
 from flatstart.montecarlo.data import Dataset, as_dataset, sphere_inputs
 from flatstart.montecarlo.training import LOSSES, grad_norms, loss_and_grads, per_sample_losses
 

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from flatstart.montecarlo._checks import check_choice, check_int, check_positive
+from flatstart._checks import check_choice, check_int, check_positive
 from flatstart.montecarlo.lanczos import (
     all_ritz,
     gaussian_broadening,

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from flatstart.montecarlo._checks import check_choice, check_int, check_positive
+from flatstart._checks import check_choice, check_int, check_positive
 
 __all__ = [
     "Dataset",

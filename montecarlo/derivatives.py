@@ -32,7 +32,7 @@ import torch.autograd.forward_ad as fwAD
 from torch import Tensor
 from torch.func import grad, jacrev, jvp, vmap
 
-from flatstart.montecarlo._checks import check_choice, check_int
+from flatstart._checks import check_choice, check_int
 from flatstart.montecarlo.networks import BN_EPS, DEFAULT_MAX_BYTES, NetworkBatch
 from flatstart.montecarlo.provenance import make_provenance
 

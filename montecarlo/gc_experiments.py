@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from flatstart.montecarlo._checks import check_int, check_positive
+from flatstart._checks import check_int, check_positive
 from flatstart.montecarlo.networks import NetworkBatch
 from flatstart.montecarlo.optim import SGD
 

@@ -36,7 +36,7 @@ from typing import Any
 
 import torch
 
-from flatstart.montecarlo._checks import check_choice, check_int, check_positive
+from flatstart._checks import check_choice, check_int, check_positive
 
 __all__ = [
     "INITS",

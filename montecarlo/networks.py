@@ -45,7 +45,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from flatstart.montecarlo._checks import check_choice, check_int, check_positive
+from flatstart._checks import check_choice, check_int, check_positive
 from flatstart.montecarlo.inits import (
     INITS,
     init_scale,

@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from flatstart.montecarlo._checks import check_choice, check_positive, check_real
+from flatstart._checks import check_choice, check_positive, check_real
 
 __all__ = [
     "OPTIMIZERS",

@@ -32,7 +32,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from flatstart.montecarlo._checks import check_choice, check_int
+from flatstart._checks import check_choice, check_int
 from flatstart.montecarlo.data import Dataset, as_dataset, batch_indices
 from flatstart.montecarlo.optim import make_optimizer
 from flatstart.montecarlo.training import LOSSES, loss_and_grads, network_losses

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from flatstart.montecarlo._checks import check_int, check_positive
+from flatstart._checks import check_int, check_positive
 from flatstart.montecarlo.derivatives import input_jacobian
 from flatstart.montecarlo.networks import NetworkBatch, check_device, mlps
 

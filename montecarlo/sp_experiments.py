@@ -40,7 +40,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from flatstart.montecarlo._checks import check_choice, check_int, check_positive
+from flatstart._checks import check_choice, check_int, check_positive
 from flatstart.montecarlo.confusion import NoiseScale, layer_groups, noise_scale
 from flatstart.montecarlo.data import Dataset, as_dataset
 from flatstart.montecarlo.phases import gradient_snr, snr_from_batch_gradients

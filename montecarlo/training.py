@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from flatstart.montecarlo._checks import check_choice, check_int, check_positive
+from flatstart._checks import check_choice, check_int, check_positive
 from flatstart.montecarlo.data import Dataset, as_dataset, batch_indices
 from flatstart.montecarlo.optim import make_optimizer, torch_reference_optimizer
 

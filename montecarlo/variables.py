@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from flatstart.montecarlo._checks import check_choice, check_int, check_positive, check_real
+from flatstart._checks import check_choice, check_int, check_positive, check_real
 from flatstart.montecarlo.networks import check_device, check_dtype
 from flatstart.montecarlo.provenance import Samples, make_provenance
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from flatstart.montecarlo._checks import check_choice, check_int, check_positive, check_real
+from flatstart._checks import check_choice, check_int, check_positive, check_real
 from flatstart.montecarlo.curvature import dense_hessian, flat_function_batch
 from flatstart.montecarlo.networks import chains, mlps
 from flatstart.montecarlo.optim import make_optimizer

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from flatstart.montecarlo._checks import check_choice, check_int, check_real
+from flatstart._checks import check_choice, check_int, check_real
+from flatstart._seeds import derive_seed
 from flatstart.montecarlo.derivatives import chain_gradients
 from flatstart.montecarlo.networks import chains, mlps
 
@@ -49,11 +50,7 @@ def chunk_seeds(seed: int, chunks: int) -> list[int]:
     chunks = check_int("chunks", chunks)
     if chunks == 1:
         return [seed]
-    out = []
-    for j in range(chunks):
-        s = np.random.SeedSequence([seed & 0xFFFFFFFF, seed >> 32, j]).generate_state(2)
-        out.append((int(s[0]) << 31 | int(s[1]) >> 1) & ((1 << 63) - 1))
-    return out
+    return [derive_seed([seed & 0xFFFFFFFF, seed >> 32, j]) for j in range(chunks)]
 
 
 def _splits(count: int, per_net: int, max_elements: int) -> list[int]:

@@ -34,7 +34,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import integrate, special
 
-from flatstart.theory._checks import check_int, check_positive, check_real
+from flatstart._checks import check_int, check_positive, check_real
 
 __all__ = [
     "BERRY_ESSEEN_IID",

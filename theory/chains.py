@@ -38,7 +38,7 @@ import numpy as np
 import sympy as sp
 from scipy import integrate, optimize, special, stats
 
-from flatstart.theory._checks import (
+from flatstart._checks import (
     check_choice,
     check_int,
     check_positive,

@@ -42,7 +42,7 @@ import numpy as np
 import scipy.stats as st
 from numpy.typing import ArrayLike, NDArray
 
-from flatstart.theory._checks import check_int, check_positive
+from flatstart._checks import check_int, check_positive
 
 __all__ = [
     "QuadraticFiniteSum",

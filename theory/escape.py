@@ -45,7 +45,7 @@ import scipy.special as sc
 import scipy.stats as st
 from numpy.typing import ArrayLike, NDArray
 
-from flatstart.theory._checks import check_choice, check_int, check_positive, check_probability
+from flatstart._checks import check_choice, check_int, check_positive, check_probability
 
 __all__ = [
     "EULER_GAMMA",

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from flatstart.theory._checks import check_choice, check_positive, check_probability
+from flatstart._checks import check_choice, check_positive, check_probability
 from flatstart.theory.chains import ChainMoments, NeuralChain
 
 __all__ = [

@@ -43,7 +43,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from flatstart.theory._checks import check_choice, check_int, check_positive
+from flatstart._checks import check_choice, check_int, check_positive
 
 __all__ = [
     "INITS",

@@ -37,7 +37,7 @@ import sympy as sp
 from numpy.typing import NDArray
 from scipy.special import loggamma
 
-from flatstart.theory._checks import check_int, check_positive, check_probability, check_real
+from flatstart._checks import check_int, check_positive, check_probability, check_real
 
 __all__ = [
     "Beta",

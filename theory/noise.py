@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from flatstart.theory._checks import check_int, check_positive
+from flatstart._checks import check_int, check_positive
 
 __all__ = [
     "b_simple",

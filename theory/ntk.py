@@ -26,7 +26,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.integrate import quad
 from scipy.special import ndtr
 
-from flatstart.theory._checks import check_int
+from flatstart._checks import check_int
 
 __all__ = [
     "arccos_kernel",

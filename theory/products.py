@@ -54,7 +54,7 @@ import sympy as sp
 from numpy.typing import NDArray
 from scipy.special import ndtr
 
-from flatstart.theory._checks import check_choice, check_int, check_positive, check_real
+from flatstart._checks import check_choice, check_int, check_positive, check_real
 from flatstart.theory.laws import (
     NEG_INF,
     Abs,

@@ -45,7 +45,7 @@ import sympy as sp
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special, stats
 
-from flatstart.theory._checks import (
+from flatstart._checks import (
     check_choice,
     check_int,
     check_positive,

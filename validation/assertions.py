@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from flatstart.theory._checks import check_positive, check_probability
+from flatstart._checks import check_positive, check_probability
 from flatstart.validation.stats import bound_violation_test, ks_test
 
 __all__ = ["assert_bound_holds", "assert_identity", "assert_law_matches", "allclose_report"]

@@ -56,7 +56,7 @@ from typing import Any
 
 import numpy as np
 
-from flatstart.theory._checks import check_int
+from flatstart._checks import check_int
 from flatstart.validation.cache import Cache, default_cache_dir
 from flatstart.validation.executors import Executor, make_executor
 from flatstart.validation.stats import TestOutcome, bound_violation_test, clopper_pearson, holm

@@ -108,7 +108,7 @@ def public_theory_functions() -> list[str]:
 
     A module's ``__all__`` lists its public names: each function, and each public method or
     property defined in each public class (inherited ones are listed under the class that
-    defines them). Private modules (``flatstart.theory._checks``) are argument checks, not formulas.
+    defines them). Private modules (``flatstart._checks``) are argument checks, not formulas.
     """
     from flatstart import theory
 

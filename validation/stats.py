@@ -34,7 +34,7 @@ import numpy as np
 from scipy import special
 from scipy import stats as sps
 
-from flatstart.theory._checks import check_int, check_positive, check_probability, check_real
+from flatstart._checks import check_int, check_positive, check_probability, check_real
 
 __all__ = [
     "TestOutcome",

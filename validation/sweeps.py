@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from flatstart._seeds import derive_seed
 from flatstart.validation.stats import TestOutcome
 
 if TYPE_CHECKING:
@@ -153,7 +154,7 @@ def flatstart_version() -> str:
 
 #: Packages whose source is part of every cache key (a claim's ``predict``, ``simulate`` and
 #: ``test`` can reach any of them).
-CODE_PACKAGES: tuple[str, ...] = ("flatstart.theory", "flatstart.montecarlo",
+CODE_PACKAGES: tuple[str, ...] = ("flatstart", "flatstart.theory", "flatstart.montecarlo",
                                   "flatstart.validation")
 
 #: Third-party libraries whose versions are part of every cache key.
@@ -279,8 +280,7 @@ def point_seed(seed: int, claim_id: str, params: Mapping[str, Any]) -> int:
     """
     h = hashlib.sha256(canonical_json([claim_id, params]).encode()).digest()
     words = [int(seed) & 0xFFFFFFFF, int(seed) >> 32, *np.frombuffer(h[:8], dtype=np.uint32)]
-    state = np.random.SeedSequence([int(w) for w in words]).generate_state(2, dtype=np.uint32)
-    return (int(state[0]) << 31 | int(state[1]) >> 1) & ((1 << 63) - 1)
+    return derive_seed(words)
 
 
 def point_key(

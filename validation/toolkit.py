@@ -47,7 +47,8 @@ import sympy as sp
 import torch
 from scipy import stats as sps
 
-from flatstart.theory._checks import check_choice, check_int, check_probability
+from flatstart._checks import check_choice, check_int, check_probability
+from flatstart._seeds import derive_seed
 from flatstart.validation.claims import check_budget, check_device
 from flatstart.validation.stats import clopper_pearson_upper, holm
 
@@ -496,8 +497,7 @@ def _missing(name: str, quantity: str) -> int:
 
 
 def _seed_for(seed: int, index: int, chunk: int) -> int:
-    state = np.random.SeedSequence([int(seed), int(index), int(chunk)]).generate_state(2)
-    return (int(state[0]) << 31 | int(state[1]) >> 1) & ((1 << 62) - 1)
+    return derive_seed([seed, index, chunk], bits=62)
 
 
 def measure(

@@ -197,7 +197,8 @@ def _scratch_tree(tmp_path: Path) -> Path:
     import flatstart
 
     (root / "flatstart").mkdir()  # the package: its __init__ and links to the three folders
-    shutil.copy(flatstart.__file__, root / "flatstart" / "__init__.py")
+    for f in Path(flatstart.__file__).parent.glob("*.py"):  # __init__ and the ground floor
+        shutil.copy(f, root / "flatstart" / f.name)
     for name in ("theory", "montecarlo", "validation"):
         (root / "flatstart" / name).symlink_to(Path("..") / name)
     (root / "docs").mkdir()

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from flatstart._seeds import split_seed
 from flatstart.theory import confusion as tconf
 from flatstart.theory import noise as tnoise
 from flatstart.theory import ntk as tntk
@@ -52,8 +53,7 @@ def _torch() -> Any:
 
 def _seeds(seed: int, k: int) -> list[int]:
     """``k`` independent 31-bit seeds derived from a point seed."""
-    ss = np.random.SeedSequence(int(seed)).generate_state(k)
-    return [int(s) % (2**31 - 1) for s in ss]
+    return split_seed(seed, k)
 
 
 def _alternative(direction: int) -> str:

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
+from flatstart._seeds import split_seed
 from flatstart.theory.noise import b_simple, layer_snr
 from flatstart.validation import stats
 from flatstart.validation.claims import Claim, by_budget, register
@@ -60,8 +61,7 @@ _SEED_MOD = 2**31 - 1
 
 def _seeds(seed: int, k: int) -> list[int]:
     """``k`` independent sub-seeds of a grid point's seed (numpy SeedSequence)."""
-    state = np.random.SeedSequence(int(seed)).generate_state(k, dtype=np.uint32)
-    return [int(s) % _SEED_MOD for s in state]
+    return split_seed(seed, k, _SEED_MOD)
 
 
 def _bonferroni(outcomes: list[stats.TestOutcome], alpha: float,

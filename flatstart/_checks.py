@@ -1,8 +1,8 @@
-"""Argument checks shared by the theory modules.
+"""Argument checks: the ground floor that every layer (theory, montecarlo, validation) uses.
 
 Every public function validates its input with these helpers so that bad input raises a
 ``ValueError``/``TypeError`` naming the parameter, the value and what is allowed, instead of a
-NaN or a traceback from deep inside sympy/mpmath.
+NaN or a traceback from deep inside sympy, mpmath or torch. Imports nothing of flatstart.
 """
 
 from __future__ import annotations
