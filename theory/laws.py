@@ -431,11 +431,12 @@ class Normal(Law):
         return f"Normal(sigma={self.sigma!r})"
 
     def _lphi(self, z: CArray) -> tuple[CArray, CArray]:
-        v = 0.5 * z * math.log(2.0 * self.sigma**2) + loggamma(0.5 * (1.0 + z)) - 0.5 * math.log(
-            math.pi) - math.log(2.0)
+        # each sign carries half of E|X|^z (the one formula is lphi_abs)
+        v = self.lphi_abs(z) - math.log(2.0)
         return v, v
 
     def lphi_abs(self, z: CArray) -> CArray:
+        """``log E|X|^z = (z/2) log(2σ²) + log Γ((1+z)/2) − ½ log π`` (complex z) [ref]."""
         z = np.asarray(z, dtype=complex)
         return np.asarray(0.5 * z * math.log(2.0 * self.sigma**2) + loggamma(0.5 * (1.0 + z))
                           - 0.5 * math.log(math.pi), dtype=complex)

@@ -26,7 +26,7 @@ docstring names the test's further assumptions.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +43,9 @@ __all__ = [
     "ad_test",
     "band_slope_test",
     "binomial_test",
+    "bonferroni",
     "bound_violation_test",
+    "combine",
     "calibrate",
     "clopper_pearson",
     "clopper_pearson_upper",
@@ -644,6 +646,42 @@ def identity_test(
 
 
 # --------------------------------------------------------------------------- multiplicity
+
+
+def bonferroni(p_values: Iterable[float]) -> tuple[float, int]:
+    r"""Bonferroni combination of ``k`` tests of one hypothesis: ``p = min(1, k · min_i p_i)``,
+    a valid p-value whatever the tests' dependence [ref: Bonferroni 1936]. Returns ``(p, i)``
+    with ``i`` the index of the (first) smallest ``p_i``.
+
+    >>> bonferroni([0.25, 0.125, 0.5])
+    (0.375, 1)
+    >>> bonferroni([0.5, 0.75])
+    (1.0, 0)
+    """
+    ps = [float(p) for p in p_values]
+    if not ps:
+        raise ValueError("p_values must hold at least one p-value, got none")
+    i = min(range(len(ps)), key=ps.__getitem__)
+    return min(1.0, len(ps) * ps[i]), i
+
+
+def combine(parts: Mapping[str, TestOutcome], alpha: float, statistic: float, n: int,
+            **details: Any) -> TestOutcome:
+    """One :class:`TestOutcome` from named sub-tests of one grid point, combined by
+    :func:`bonferroni`; ``details`` keeps every part (``"parts"``) and the extra ``details``.
+
+    >>> a = TestOutcome(1.0, 0.2, False, 10)
+    >>> b = TestOutcome(2.0, 0.004, True, 10)
+    >>> o = combine({"a": a, "b": b}, 0.01, 2.0, 10)
+    >>> o.p_value, o.reject, sorted(o.details["parts"])
+    (0.008, True, ['a', 'b'])
+    """
+    p, _ = bonferroni(v.p_value for v in parts.values())
+    return TestOutcome(
+        float(statistic), p, bool(p <= _alpha(alpha)), int(n),
+        {"combination": "bonferroni", "parts": {k: v.to_dict() for k, v in parts.items()},
+         **details},
+    )
 
 
 def holm(

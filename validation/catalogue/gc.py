@@ -492,8 +492,8 @@ def test_width_depth(prediction: dict[str, Any], m: dict[str, Any], alpha: float
                                  > 1e-9 * (1.0 + abs(float(v))) for j in keys):
             keys.append(k)
     outs = {k: stats.mean_test(comb, float(prediction[k]), alpha) for k in keys}
-    worst = min(outs.values(), key=lambda o: o.p_value)
-    p = min(1.0, len(outs) * worst.p_value)
+    p, i = stats.bonferroni(o.p_value for o in outs.values())
+    worst = list(outs.values())[i]
     return TestOutcome(worst.statistic, p, bool(p <= alpha), worst.n,
                        {"combination": "bonferroni", **{k: o.to_dict() for k, o in outs.items()}})
 

@@ -131,17 +131,6 @@ def _exact_cdf(law: Law) -> Any:
     return cdf
 
 
-def _bonferroni(parts: dict[str, TestOutcome], alpha: float, statistic: float,
-                n: int, **details: Any) -> TestOutcome:
-    """Combine sub-tests with Bonferroni: ``p = min(1, k · min p_i)`` (valid under any
-    dependence) [ref: Bonferroni]."""
-    ps = {k: float(v.p_value) for k, v in parts.items()}
-    p = min(1.0, len(ps) * min(ps.values()))
-    return TestOutcome(
-        float(statistic), p, bool(p <= alpha), int(n),
-        {"combination": "bonferroni", "parts": {k: v.to_dict() for k, v in parts.items()},
-         **details},
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -207,7 +196,7 @@ def check_distribution(prediction: LawPrediction, samples: np.ndarray,
         parts[f"window{i}"] = stats.binomial_test(k, n, min(max(mass, 0.0), 1.0), alpha)
     xt, sf = prediction.tail
     parts["tail"] = stats.binomial_test(int(np.sum(x > xt)), n, min(max(sf, 0.0), 1.0), alpha)
-    return _bonferroni(parts, alpha, parts["ks"].statistic, n)
+    return stats.combine(parts, alpha, parts["ks"].statistic, n)
 
 
 def _describe_law_prediction(p: LawPrediction) -> dict[str, Any]:
@@ -577,7 +566,7 @@ def check_saddlepoint(prediction: SaddlepointPrediction, log_abs: np.ndarray,
     for i, (lo, hi, mass) in enumerate(prediction.windows):
         k = int(np.sum((y > lo) & (y < hi)))
         parts[f"window{i}"] = stats.binomial_test(k, n, min(max(mass, 0.0), 1.0), alpha)
-    return _bonferroni(parts, alpha, parts["mean"].statistic, n)
+    return stats.combine(parts, alpha, parts["mean"].statistic, n)
 
 
 def plot_saddlepoint(fig: Any, records: list[Any]) -> None:
@@ -646,7 +635,7 @@ def check_log_moments(
         "variance": stats.mean_test(d**2, prediction.kappa2, alpha),
         "third_cumulant": stats.mean_test(d**3, prediction.kappa3, alpha),
     }
-    return _bonferroni(parts, alpha, parts["mean"].statistic, y.size,
+    return stats.combine(parts, alpha, parts["mean"].statistic, y.size,
                        predicted=[prediction.kappa1, prediction.kappa2, prediction.kappa3])
 
 
@@ -816,14 +805,14 @@ def check_berry_esseen(
         "sum_mean": stats.mean_test(sums, clt.total_mean, alpha),
         "sum_variance": stats.mean_test((sums - clt.total_mean) ** 2, clt.total_sd**2, alpha),
     }
-    p_mom = min(1.0, len(moments) * min(o.p_value for o in moments.values()))
+    p_mom, _ = stats.bonferroni(o.p_value for o in moments.values())
     b_lit = _BE_CONSTANT * clt.third_abs_central_moment / (clt.variance**1.5
                                                            * math.sqrt(clt.count))
     constant_ok = math.isclose(prediction.bound, b_lit, rel_tol=1e-9)
     ps = {"bound": p_mc if exact_ok else 0.0, "tight": two_sided(prediction.exact_deviation),
           "tight_sf": two_sided(prediction.exact_sf_deviation), "moments": p_mom,
           "constant": 1.0 if constant_ok else 0.0}
-    p = min(1.0, len(ps) * min(ps.values()))
+    p, _ = stats.bonferroni(ps.values())
     return TestOutcome(
         d, p, bool(p <= alpha), n,
         {"test": "dkw-band + tight companion + moments", "parts_p": ps,
@@ -951,9 +940,9 @@ def check_choi(prediction: ChoiPrediction, log_products: np.ndarray, alpha: floa
     cf_ok = bool(p.cf < p.lam <= p.cf + 1.0 / (2.0 * p.n + 2.0) + eps)
     series_ok = p.n < 1 or abs(p.series - p.lam) <= _choi_series_tol(p.n)
     ps = {"binomial": out.p_value, "binomial_nu": out_nu.p_value,
-          "moments": min(1.0, 3.0 * min(o.p_value for o in mom.values())),
+          "moments": stats.bonferroni(o.p_value for o in mom.values())[0],
           "deterministic": 1.0 if (bracket and cf_ok and series_ok) else 0.0}
-    pv = min(1.0, len(ps) * min(ps.values()))
+    pv, _ = stats.bonferroni(ps.values())
     return TestOutcome(out.statistic, pv, bool(pv <= alpha), out.n,
                        {**out.details, "parts_p": ps, "p_binomial": out.p_value,
                         "bracket_ok": bracket, "cf_ok": cf_ok, "series_ok": bool(series_ok),

@@ -38,16 +38,6 @@ _ALPHA = 0.01
 _LOG_ZERO = -1.0e4  # log 0 stand-in: exp(s * -1e4) == 0.0 exactly in float64
 
 
-def _bonferroni(parts: dict[str, TestOutcome], alpha: float, statistic: float, n: int,
-                **details: Any) -> TestOutcome:
-    """``p = min(1, k · min p_i)`` over k sub-tests (valid under any dependence)."""
-    ps = {k: float(v.p_value) for k, v in parts.items()}
-    p = min(1.0, len(ps) * min(ps.values()))
-    return TestOutcome(
-        float(statistic), p, bool(p <= alpha), int(n),
-        {"combination": "bonferroni", "parts": {k: v.to_dict() for k, v in parts.items()},
-         **details},
-    )
 
 
 def _chunk(input_dim: int, widths: list[int], budget_bytes: float = 2.0e8) -> int:
@@ -136,7 +126,7 @@ def check_log_moments(
         for k, v in prediction.log_moments.items()
     }
     worst = min(parts.values(), key=lambda o: o.p_value)
-    return _bonferroni(parts, alpha, worst.statistic, worst.n,
+    return stats.combine(parts, alpha, worst.statistic, worst.n,
                        predicted={k: math.exp(v) for k, v in prediction.log_moments.items()})
 
 
@@ -391,7 +381,7 @@ def check_noci(prediction: OutputLawPrediction, f: np.ndarray, alpha: float) -> 
     zero = f == 0
     parts = {"atom": stats.binomial_test(int(zero.sum()), f.size, prediction.atom, alpha),
              "continuous_ks": stats.ks_test(f[~zero], prediction.conditional_cdf, alpha)}
-    return _bonferroni(parts, alpha, parts["continuous_ks"].statistic, f.size,
+    return stats.combine(parts, alpha, parts["continuous_ks"].statistic, f.size,
                        law=prediction.name)
 
 
@@ -523,7 +513,7 @@ def check_spectrum(
                               prediction.rel_tol, strict=True):
         parts[f"L={d}"] = _interval_t(np.asarray(row), v, abs(v) * tol + 1e-9, alpha)
     worst = min(parts.values(), key=lambda o: o.p_value)
-    return _bonferroni(parts, alpha, worst.statistic, int(sum(o.n for o in parts.values())),
+    return stats.combine(parts, alpha, worst.statistic, int(sum(o.n for o in parts.values())),
                        slope=prediction.slope)
 
 

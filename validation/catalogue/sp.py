@@ -66,10 +66,9 @@ def _seeds(seed: int, k: int) -> list[int]:
 
 def _bonferroni(outcomes: list[stats.TestOutcome], alpha: float,
                 names: list[str], **details: Any) -> stats.TestOutcome:
-    """Combine component tests: ``p = min(1, k · min p_i)`` (valid under any dependence)."""
-    ps = np.array([o.p_value for o in outcomes])
-    best = int(np.argmin(ps))
-    p = float(min(1.0, len(ps) * ps[best]))
+    """Combine named component tests with :func:`flatstart.validation.stats.bonferroni`
+    (details: the worst component and every component)."""
+    p, best = stats.bonferroni(o.p_value for o in outcomes)
     comp = {n: o.to_dict() for n, o in zip(names, outcomes, strict=True)}
     return stats.TestOutcome(float(outcomes[best].statistic), p, bool(p <= alpha),
                              int(sum(o.n for o in outcomes)),

@@ -116,10 +116,10 @@ def _describe(pred: Any) -> Any:
 
 def _bonferroni(outcomes: list[stats.TestOutcome], alpha: float, **details: Any
                 ) -> stats.TestOutcome:
-    """Combine sub-tests of one grid point: ``p = min(1, k min p_i)`` (Bonferroni)."""
+    """Combine sub-tests of one grid point with :func:`flatstart.validation.stats.bonferroni`
+    (details: every sub-test, named by ``names``)."""
     ps = [o.p_value for o in outcomes]
-    i = int(np.argmin(ps))
-    p = min(1.0, len(ps) * ps[i])
+    p, i = stats.bonferroni(ps)
     sub = [dict(o.to_dict(), name=details.get("names", [None] * len(ps))[j])
            for j, o in enumerate(outcomes)]
     details.pop("names", None)

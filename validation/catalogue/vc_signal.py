@@ -100,8 +100,7 @@ def _combine(outs: Sequence[stats.TestOutcome], alpha: float, label: str
     """Bonferroni combination of several tests of one grid point:
     ``p = min(1, m · min p_j)`` (size ``≤ alpha`` whatever their dependence)."""
     ps = [float(o.p_value) for o in outs]
-    j = int(np.argmin(ps))
-    p = min(1.0, len(ps) * ps[j])
+    p, j = stats.bonferroni(ps)
     return stats.TestOutcome(outs[j].statistic, p, bool(p <= alpha), int(outs[j].n), {
         "test": f"Bonferroni over {len(ps)}: {label}", "p_values": ps,
         "tests": [str(o.details.get("test", "")) for o in outs], "worst": j})
