@@ -161,7 +161,7 @@ def bench_per_sample(quick: bool) -> list[dict[str, Any]]:
     t_layer = median_time(
         lambda: D.per_sample_gradients(nets, x, y, method="layerwise"), repeats=5
     )
-    t_loop = median_time(lambda: D.per_sample_gradients_loop(nets, x, y),
+    t_loop = median_time(lambda: D.per_sample_gradients_reference(nets, x, y),
                          repeats=3 if quick else 5)
     name = f"per-sample grads: {count} MLP w{width} d{depth}, N={batch}"
     return [

@@ -43,17 +43,17 @@ __all__ = [
     "loss_values",
     "flat_loss",
     "layer_gradients",
-    "layer_gradients_loop",
+    "layer_gradients_reference",
     "gradient_norms",
     "chain_gradients",
-    "chain_gradients_loop",
+    "chain_gradients_reference",
     "JACOBIAN_METHODS",
     "input_jacobian",
     "input_jacobian_reference",
     "jacobian_singular_values",
     "PER_SAMPLE_METHODS",
     "per_sample_gradients",
-    "per_sample_gradients_loop",
+    "per_sample_gradients_reference",
     "per_sample_gram",
     "per_sample_gram_reference",
     "cosines_from_gram",
@@ -242,7 +242,8 @@ def layer_gradients(
     return _chunked(nets, xt, yt, max_bytes, 4.0, fn)
 
 
-def layer_gradients_loop(nets: NetworkBatch, x: Any, y: Any, loss: str = "mse") -> list[Tensor]:
+def layer_gradients_reference(nets: NetworkBatch, x: Any, y: Any, loss: str = "mse"
+                              ) -> list[Tensor]:
     """Slow reference for :func:`layer_gradients`: a Python loop over ``nn.Module`` copies."""
     nets = _check_nets(nets)
     loss = check_choice("loss", loss, LOSSES)
@@ -402,7 +403,7 @@ def chain_gradients(nets: NetworkBatch, x: Any = 1.0, y: Any = 0.0) -> ChainGrad
     )
 
 
-def chain_gradients_loop(nets: NetworkBatch, x: float = 1.0, y: float = 0.0) -> ChainGradients:
+def chain_gradients_reference(nets: NetworkBatch, x: float = 1.0, y: float = 0.0) -> ChainGradients:
     """Slow reference for :func:`chain_gradients`: one ``nn.Module`` chain at a time."""
     nets = _check_nets(nets)
     if not nets.is_chain:
@@ -773,7 +774,7 @@ def per_sample_gradients(
     return out
 
 
-def per_sample_gradients_loop(
+def per_sample_gradients_reference(
     nets: NetworkBatch, x: Any, y: Any, *, flat: bool = False
 ) -> list[Tensor] | Tensor:
     """Slow reference for :func:`per_sample_gradients`: a Python loop over samples, each an

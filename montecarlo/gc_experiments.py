@@ -35,7 +35,7 @@ __all__ = [
     "ntk_gram_reference",
     "quadratic_sgd_gaps",
     "quadratic_sgd_path_moments",
-    "quadratic_sgd_path_moments_loop",
+    "quadratic_sgd_path_moments_reference",
     "with_replacement_pair_products",
 ]
 
@@ -301,7 +301,7 @@ def quadratic_sgd_path_moments(
     return {"grad_sq": np.array(grad_sq), "gap": np.array(gaps), "eta": np.array(max(0.0, eta))}
 
 
-def quadratic_sgd_path_moments_loop(
+def quadratic_sgd_path_moments_reference(
     a: Sequence[Sequence[float]], b: Sequence[Sequence[float]], w1: Sequence[float], lr: float,
     steps: int,
 ) -> dict[str, np.ndarray]:

@@ -47,10 +47,18 @@ def test_a_bare_folder_refuses_to_import() -> None:
 
 def test_wheel_holds_the_three_folders_under_flatstart(tmp_path: Path) -> None:
     """A wheel built from the tree (links followed) installs the real files under flatstart/."""
+    import shutil
+
     pytest.importorskip("setuptools")
     pytest.importorskip("wheel")
+    src = tmp_path / "src"  # a copy: pip builds in the source folder (build/, egg-info)
+    skip = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    for name in ("flatstart", "theory", "montecarlo", "validation"):
+        shutil.copytree(ROOT / name, src / name, symlinks=True, ignore=skip)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
     out = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
-                          "--no-build-isolation", "-q", "-w", str(tmp_path / "dist"), str(ROOT)],
+                          "--no-build-isolation", "-q", "-w", str(tmp_path / "dist"), str(src)],
                          capture_output=True, text=True, timeout=300)
     if out.returncode != 0:
         pytest.skip(f"cannot build a wheel here: {out.stderr[-300:]}")

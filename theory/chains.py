@@ -45,6 +45,7 @@ from flatstart._checks import (
     check_probability,
     check_real,
 )
+from flatstart.theory.asymptotics import BERRY_ESSEEN_IID
 from flatstart.theory.inits import INITS, weight_spec
 from flatstart.theory.laws import Law, Normal, Uniform
 from flatstart.theory.products import Product
@@ -66,7 +67,7 @@ __all__ = [
 ]
 
 #: Berry–Esseen constant for iid sums [ref: Shevtsova 2011].
-BERRY_ESSEEN_C = 0.4748
+BERRY_ESSEEN_C = BERRY_ESSEEN_IID  #: Shevtsova's iid constant (defined in asymptotics)
 
 L_SYM = sp.Symbol("L", integer=True, positive=True)
 SIGMA_SYM, A_SYM = sp.symbols("sigma a", positive=True)

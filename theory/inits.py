@@ -162,7 +162,7 @@ def weight_law(init: str, fan_in: int, fan_out: int, gain: float = 1.0) -> Any:
             "width-1 layer the weight is ±gain); use weight_variance() for the per-entry "
             "variance"
         )
-    from flatstart.theory import laws  # local import: laws is written by another module owner
+    from flatstart.theory import laws  # local import: laws imports this module
 
     if spec.family == "normal":
         return laws.Normal(spec.scale)

@@ -41,7 +41,6 @@ arithmetic (``meijer`` or an mpmath quadrature of the same contour integral) and
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,21 +54,18 @@ from numpy.typing import NDArray
 from scipy.special import ndtr
 
 from flatstart._checks import check_choice, check_int, check_positive, check_real
+from flatstart.theory.asymptotics import BERRY_ESSEEN_IID, BERRY_ESSEEN_NON_IID
 from flatstart.theory.laws import (
-    NEG_INF,
-    Abs,
     Beta,
     CArray,
     FArray,
     Gamma,
     Law,
-    Mixture,
     Normal,
     PointMass,
     Scaled,
     Terms,
     Uniform,
-    _mpf,
     _NoMeijer,
     clogaddexp,
     exact,
@@ -92,8 +88,7 @@ __all__ = [
 
 METHODS = ("auto", "meijer", "mellin", "saddlepoint", "clt", "closed")
 KINDS = ("pdf", "cdf", "sf")
-BERRY_ESSEEN_IID = 0.4748  # Shevtsova 2011, iid
-BERRY_ESSEEN_NONID = 0.5600  # Shevtsova 2010, non-identically distributed
+BERRY_ESSEEN_NONID = BERRY_ESSEEN_NON_IID  # one constant, in flatstart.theory.asymptotics
 
 
 @dataclass
@@ -1485,4 +1480,3 @@ def sympy_pdf(law: Law, x: Any = None) -> sp.Expr:
     return sp.Piecewise((pos, xs > 0), (neg, xs < 0), (0, True))
 
 
-_unused = (Abs, Mixture, NEG_INF, clogaddexp, numbers, _NoMeijer, _mpf)

@@ -52,7 +52,7 @@ def _problem(case: dict[str, Any], batch: int = 5, seed: int = 0) -> tuple[Any, 
 def test_layer_gradients_vs_module_loop(case: dict[str, Any], loss: str) -> None:
     nets, x, y = _problem(case)
     fast = D.layer_gradients(nets, x, y, loss)
-    slow = D.layer_gradients_loop(nets, x, y, loss)
+    slow = D.layer_gradients_reference(nets, x, y, loss)
     assert [f.shape for f in fast] == [p.shape for p in nets.parameters()]
     for name, f, s in zip(nets.parameter_names(), fast, slow, strict=True):
         assert f.abs().max() > 0 or s.abs().max() == 0, name
@@ -64,7 +64,7 @@ def test_layer_gradients_functional_params_and_per_network_inputs() -> None:
     shifted = [p * 1.1 for p in nets.parameters()]
     g = D.layer_gradients(nets, x, y, params=shifted)
     other = nets.with_parameters(shifted)
-    _close(g[0], D.layer_gradients_loop(other, x, y)[0])
+    _close(g[0], D.layer_gradients_reference(other, x, y)[0])
     xs = _rand(3, 5, 4, seed=7)
     ys = _rand(3, 5, 6, seed=8)
     g3 = D.layer_gradients(nets, xs, ys)
@@ -86,7 +86,7 @@ def test_chunked_equals_unchunked() -> None:
     _close(D.per_sample_gram(nets, xs, ys, max_bytes=budget // 2),
            D.per_sample_gram_reference(nets, xs, ys))
     for a, b in zip(D.layer_gradients(nets, xs, ys, max_bytes=budget),
-                    D.layer_gradients_loop(nets, xs, ys), strict=True):
+                    D.layer_gradients_reference(nets, xs, ys), strict=True):
         _close(a, b)
 
 
@@ -108,7 +108,7 @@ def test_chain_gradients_vs_loop(activation: str, residual: float | None) -> Non
     c = chains(count=20, depth=7, init="xavier_normal", activation=activation,
                residual=residual, seed=2)
     fast = D.chain_gradients(c, x=1.3, y=0.4)
-    slow = D.chain_gradients_loop(c, x=1.3, y=0.4)
+    slow = D.chain_gradients_reference(c, x=1.3, y=0.4)
     for name in ("output", "df_dw", "dl_dw"):
         np.testing.assert_allclose(getattr(fast, name), getattr(slow, name),
                                    rtol=1e-12, atol=1e-300, err_msg=name)
@@ -249,7 +249,7 @@ def test_input_jacobian_bad_method() -> None:
 def test_per_sample_gradients_vmap_vs_loop(case: dict[str, Any]) -> None:
     nets, x, y = _problem(case, batch=4)
     fast = D.per_sample_gradients(nets, x, y)
-    slow = D.per_sample_gradients_loop(nets, x, y)
+    slow = D.per_sample_gradients_reference(nets, x, y)
     assert isinstance(fast, list) and isinstance(slow, list)
     for f, s, p in zip(fast, slow, nets.parameters(), strict=True):
         assert f.shape == (3, 4, *p.shape[1:])
@@ -270,7 +270,7 @@ def test_per_sample_gradients_vmap_vs_loop(case: dict[str, Any]) -> None:
 def test_per_sample_gradients_per_network_data() -> None:
     nets = mlps(count=3, width=4, depth=2, input_dim=3, output_dim=2, seed=0)
     xs, ys = _rand(3, 5, 3, seed=1), _rand(3, 5, 2, seed=2)
-    ref = D.per_sample_gradients_loop(nets, xs, ys, flat=True)
+    ref = D.per_sample_gradients_reference(nets, xs, ys, flat=True)
     for method in D.PER_SAMPLE_METHODS:
         _close(D.per_sample_gradients(nets, xs, ys, flat=True, method=method),  # type: ignore
                ref)  # type: ignore[arg-type]

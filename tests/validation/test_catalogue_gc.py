@@ -96,7 +96,7 @@ def test_path_moments_match_loop_and_theory() -> None:
     a = [[1.0, 2.0], [0.5, 1.5], [2.0, 0.3]]
     b = [[1.0, -1.0], [0.2, 0.5], [-1.0, 2.0]]
     fast = gx.quadratic_sgd_path_moments(a, b, [1.0, -2.0], 0.15, 3)
-    slow = gx.quadratic_sgd_path_moments_loop(a, b, [1.0, -2.0], 0.15, 3)
+    slow = gx.quadratic_sgd_path_moments_reference(a, b, [1.0, -2.0], 0.15, 3)
     np.testing.assert_allclose(fast["grad_sq"], slow["grad_sq"], rtol=1e-12)
     np.testing.assert_allclose(fast["gap"], slow["gap"], rtol=1e-12)
     prob = tconf.QuadraticFiniteSum(np.array(a), np.array(b))
