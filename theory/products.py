@@ -88,6 +88,11 @@ __all__ = [
 
 METHODS = ("auto", "meijer", "mellin", "saddlepoint", "clt", "closed")
 KINDS = ("pdf", "cdf", "sf")
+#: Above this many factors a product's log-cumulants are summed over its factors (exact) instead
+#: of read off its Gamma-ratio (Meijer-G) form, whose parameter lists grow with the count.
+MANY_FACTORS = 1000
+#: ``log`` of the smallest subnormal and of the largest float64.
+_LOG_FLOAT_RANGE = (math.log(5e-324), math.log(1.7976931348623157e308))
 BERRY_ESSEEN_NONID = BERRY_ESSEEN_NON_IID  # one constant, in flatstart.theory.asymptotics
 
 
@@ -201,6 +206,8 @@ class Product(Law):
         return p, m
 
     def _terms(self) -> Terms:
+        if self.count > MANY_FACTORS:  # a Meijer G with one parameter per factor: no use
+            raise _NoMeijer(f"{self.count} factors: more than {MANY_FACTORS} for a Meijer-G form")
         out: Terms = [(1, _unit_term())]
         for law, n in self.factors:
             t = law._terms()
@@ -518,7 +525,13 @@ def _mellin_part(lphi: Callable[[CArray], CArray], mass: float, strip: tuple[flo
         pkind = None if pk == "" else str(pk)
         t_req, tmax = _grid_req(lphi, tau[sel], yi[sel], k0[sel], k2[sel], strip, pkind)
         h = 2 * np.pi / np.maximum(t_req, 1e-3)
+        # no finite step resolves these points (e.g. a factor whose log has compact support
+        # with jumps, like U(1, 2)): a dummy grid, and an infinite error estimate below
+        unresolved = ~((h > 0) & np.isfinite(h))
+        h = np.where(unresolved, 1.0, h)
         tmax = np.minimum(tmax, _NMAX * h)
+        unresolved |= ~np.isfinite(tmax)
+        tmax = np.where(unresolved, 8.0, tmax)
         trunc = _trunc_err(lphi, tau[sel], k0[sel], k2[sel], tmax, pkind)
         # group by powers of two of h and node count
         hq = 2.0 ** np.floor(np.log2(h))
@@ -568,7 +581,7 @@ def _mellin_part(lphi: Callable[[CArray], CArray], mass: float, strip: tuple[flo
         # values that underflow float64 (scale below e^-700) are 0 to within 1e-300
         rerr = np.where(k0[sel] - tau[sel] * yi[sel] < -700.0, 0.0, rerr)
         res[sel] = vals
-        rel[sel] = rerr
+        rel[sel] = np.where(unresolved, np.inf, rerr)
     gauss_res = res.copy()
     res = np.maximum(res, 0.0)
     with np.errstate(all="ignore"):
@@ -1285,14 +1298,19 @@ def short(law: Law, limit: int = 120) -> str:
 
 def _finish(vals: FArray, scalar: bool, info: bool, inf: Info) -> Any:
     vals = np.asarray(vals, dtype=np.float64)
+    if np.isnan(vals).any():  # never hand back a silent NaN
+        raise ValueError(
+            f"method {inf.method!r} failed numerically (NaN) at {int(np.isnan(vals).sum())} "
+            "point(s); a known limitation: products with a factor supported on (-b, -a), "
+            "0 < a < b (use -X: the same product with that factor reflected to (a, b))")
     out: Any = np.float64(vals[()]) if scalar else vals
     return (out, inf) if info else out
 
 
 def _point_mass(law: PointMass, kind: str, x: FArray) -> FArray:
     c = law.c
-    if kind == "pdf":
-        return np.where(x == c, np.inf, 0.0)
+    if kind == "pdf":  # the density of the continuous part, which an atom does not have
+        return np.zeros_like(x, dtype=np.float64)
     if kind == "cdf":
         return np.where(x >= c, 1.0, 0.0)
     return np.where(x >= c, 0.0, 1.0)
@@ -1331,6 +1349,12 @@ def quantile(law: Law, q: Any, method: str = "auto", xtol: float = 1e-14) -> Any
             continue
         else:
             sign, target = 1, qi
+        if not _LOG_FLOAT_RANGE[0] + 3 * s < m < _LOG_FLOAT_RANGE[1] - 3 * s:
+            raise ValueError(
+                f"the quantile q={qi!r} of {short(law)} lies near e^{m:.6g}, outside the range "
+                "of float64; work with log|X| instead (its cumulants: law.log_cumulant(k); its "
+                "law: flatstart.theory.asymptotics.cgf_from_log_mellin and lugannani_rice_"
+                "quantile, or NeuralChain.log_median_abs_output for chains)")
 
         def f(yv: float, sign: int = sign, target: float = target) -> float:
             xv = sign * math.exp(yv)
@@ -1416,6 +1440,14 @@ def log_cumulant(law: Law, k: Any, dps: int | None = None) -> Any:
     if law.p0 >= 1:
         raise ValueError(f"log|X| is undefined: {law!r} is the point mass at 0")
     d = int(dps) if dps else 30
+    if isinstance(law, Product) and law.count > MANY_FACTORS:
+        # cumulants add over independent factors (log|∏X_i| = Σ log|X_i| given every X_i ≠ 0);
+        # the Gamma-ratio route would carry one parameter per factor
+        with mp.workdps(d + 10):
+            val = mp.fsum(n * log_cumulant(f, k, dps=d + 10) for f, n in law.factors)
+        with mp.workdps(d):
+            val = +val
+        return val if dps else float(val)
     terms = law.meijer_terms()
     single = None
     if terms is not None:

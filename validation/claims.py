@@ -155,6 +155,17 @@ def _identity(x: Any) -> Any:
     return x
 
 
+def _is_flatstart_module(name: str) -> bool:
+    """Whether a module belongs to flatstart (its claims use the families of FAMILIES)."""
+    return name == "flatstart" or name.startswith("flatstart.")
+
+
+def _known_families() -> list[str]:
+    """:data:`FAMILIES` followed by the families of registered user claims."""
+    extra = sorted({c.family for c in _REGISTRY.values()} - set(FAMILIES))
+    return [*FAMILIES, *extra]
+
+
 @dataclass(frozen=True)
 class Claim:
     """A checkable statement: theory prediction + Monte Carlo measurement + test + mutant.
@@ -162,7 +173,10 @@ class Claim:
     Attributes:
         id: "FAMILY.short-name", e.g. "VC.mean-vs-median"; the prefix is the family.
         title: one line.
-        family: one of :data:`FAMILIES` ("P", "VC", "GC", "SP", "RW"; "DEMO" for toys).
+        family: one of :data:`FAMILIES` ("P", "VC", "GC", "SP", "RW"; "DEMO" for toys); a
+            user's claim (its functions defined outside flatstart) may name its own family
+            (``flatstart.validation.plugins.load_claims`` then requires one that is not in
+            :data:`FAMILIES`).
         source: paper and theorem ("VC, Thm 3.1"), a classical reference, or "derived".
         statement: the claim in words.
         predict: ``predict(params) -> prediction`` (theory side; never uses samples).
@@ -214,7 +228,7 @@ class Claim:
                 f"id must look like 'FAMILY.short-name' (letters, digits, '.', '-', '_'), "
                 f"got {self.id!r}"
             )
-        if self.family not in FAMILIES:
+        if self.family not in FAMILIES and _is_flatstart_module(self.module):
             raise ValueError(f"family must be one of {list(FAMILIES)}, got {self.family!r}")
         if m.group(1) != self.family:
             raise ValueError(f"id {self.id!r} must start with its family {self.family!r}")
@@ -466,7 +480,9 @@ def load_catalogue(force: bool = False) -> None:
     """Import every ``flatstart.validation.catalogue`` module (once); remember modules that fail.
 
     Modules whose name starts with "_" are skipped, except ``_demo`` when the environment
-    variable ``FLATSTART_DEMO_CLAIMS=1`` is set.
+    variable ``FLATSTART_DEMO_CLAIMS=1`` is set. Then the claims of installed packages are
+    loaded (entry-point group ``flatstart.claims``,
+    :func:`flatstart.validation.plugins.load_entry_points`); their failures are remembered too.
     """
     global _LOADED
     if _LOADED and not force:
@@ -478,6 +494,9 @@ def load_catalogue(force: bool = False) -> None:
             _LOAD_ERRORS.pop(name, None)
         except Exception:
             _LOAD_ERRORS[name] = traceback.format_exc()
+    from flatstart.validation.plugins import load_entry_points
+
+    load_entry_points()  # installed packages' claims (group "flatstart.claims")
 
 
 def catalogue_errors() -> dict[str, str]:
@@ -520,7 +539,9 @@ def claims(family: str | None = None) -> list[dict[str, Any]]:
     True
     """
     if family is not None and family not in FAMILIES:
-        raise ValueError(f"family must be one of {list(FAMILIES)}, got {family!r}")
+        load_catalogue()  # a user family is known once its claims are registered
+        if family not in _known_families():
+            raise ValueError(f"family must be one of {_known_families()}, got {family!r}")
     return [_REGISTRY[i].summary() for i in ids(family)]
 
 
@@ -532,9 +553,9 @@ def select(
     fams: set[str] | None = None
     if family is not None:
         fams = {family} if isinstance(family, str) else set(family)
-        bad = sorted(fams - set(FAMILIES))
+        bad = sorted(fams - set(_known_families()))
         if bad:
-            raise ValueError(f"family must be among {list(FAMILIES)}, got {bad}")
+            raise ValueError(f"family must be among {_known_families()}, got {bad}")
     if claim_ids is None:
         chosen = [_REGISTRY[i] for i in sorted(_REGISTRY)]
     else:

@@ -1,7 +1,9 @@
 """The ``flatstart`` command line.
 
 Subcommands: ``list``, ``show ID``, ``verify [IDS...]``, ``plot ID``, ``calibrate ID``,
-``check-bound FILE``, ``cache info|clear``.
+``check-bound FILE``, ``cache info|clear``. ``list``, ``show``, ``verify``, ``plot`` and
+``calibrate`` take ``--claims FILE_OR_MODULE`` (repeatable): a user's claim module loaded
+before the command runs (:func:`flatstart.validation.plugins.load_claims`; docs/user-claims.md).
 Exit status: 0 success (for ``verify``: nothing refuted and no error);
 1 when ``verify`` finds a refuted claim or a claim that raised (error), ``calibrate`` finds
 the false-rejection rate above alpha, or ``check-bound`` finds the bound violated; 2 for usage
@@ -61,13 +63,23 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser = add_parser  # type: ignore[method-assign]
     sub.required = True
 
+    def claims_opt(q: argparse.ArgumentParser) -> None:
+        """--claims, shared by list, show, verify, plot and calibrate."""
+        q.add_argument("--claims", action="append", default=None, metavar="FILE_OR_MODULE",
+                       help="also load the claims of this Python file or dotted module "
+                            "(repeatable; see docs/user-claims.md)")
+
     lp = sub.add_parser("list", help="list the claims of the catalogue")
-    lp.add_argument("--family", choices=list(FAMILIES), help="only this family")
+    lp.add_argument("--family", metavar="F",
+                    help=f"only this family: one of {', '.join(FAMILIES)} or a family of "
+                         "--claims")
     lp.add_argument("--json", action="store_true", help="print JSON")
+    claims_opt(lp)
 
     sp = sub.add_parser("show", help="show one claim")
     sp.add_argument("id")
     sp.add_argument("--json", action="store_true", help="print JSON")
+    claims_opt(sp)
 
     def run_opts(q: argparse.ArgumentParser) -> None:
         """Options shared by verify, plot and calibrate."""
@@ -79,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
         q.add_argument("--progress", default="auto", choices=["auto", "bar", "log", "none"],
                        help="progress on stderr: a bar with ETA on a terminal, timestamped log "
                             "lines otherwise (auto), or forced")
+        claims_opt(q)
 
     vp = sub.add_parser("verify", help="verify claims and write the report")
     vp.add_argument("ids", nargs="*", metavar="ID", help="claim ids (default: all claims)")
@@ -219,6 +232,38 @@ def _check_common(args: argparse.Namespace) -> None:
         raise _UsageError(f"--workers must be >= 1, got {workers}")
 
 
+def _load_user_claims(args: argparse.Namespace) -> None:
+    """Load the modules of ``--claims`` (a usage error, exit 2, when one fails)."""
+    specs = getattr(args, "claims", None) or []
+    if not specs:
+        return
+    from flatstart.validation.plugins import is_file_spec, load_claims
+
+    files = [s for s in specs if is_file_spec(s)]
+    parallel = ("--scheduler" if getattr(args, "scheduler", None)
+                else "--workers" if (getattr(args, "workers", None) or 1) > 1 else None)
+    if files and parallel:
+        raise _UsageError(
+            f"--claims {files[0]!r} is a file, loaded in this process only; {parallel} runs "
+            "claims in other processes, which import them by module name: give --claims a "
+            "dotted module name that they can import (on PYTHONPATH), or drop " + parallel)
+    for spec in specs:
+        try:
+            load_claims(spec)
+        except ValueError as exc:
+            raise _UsageError(" ".join(str(exc).split())) from None
+
+
+def _check_family(family: str) -> None:
+    """Usage error unless ``family`` is flatstart's or one of the loaded user claims'."""
+    reg = importlib.import_module("flatstart.validation.claims")
+
+    reg.load_catalogue()
+    known = reg._known_families()
+    if family not in known:
+        raise _UsageError(f"unknown family {family!r}; allowed: {', '.join(known)}")
+
+
 def _known(claim_id: str) -> Any:
     reg = importlib.import_module("flatstart.validation.claims")
 
@@ -232,6 +277,8 @@ def _known(claim_id: str) -> Any:
 def _cmd_list(args: argparse.Namespace) -> int:
     from flatstart.validation.claims import catalogue_errors, claims
 
+    if args.family is not None:
+        _check_family(args.family)
     items = claims(args.family)
     if args.json:
         print(json.dumps(items, indent=2))
@@ -275,9 +322,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     _check_common(args)
     fams = args.family
     if fams:
-        bad = [f for f in fams if f not in FAMILIES]
-        if bad:
-            raise _UsageError(f"unknown family {bad[0]!r}; allowed: {', '.join(FAMILIES)}")
+        for f in fams:
+            if f not in FAMILIES:
+                _check_family(f)
     for cid in args.ids:
         _known(cid)
     cache: Any = False if args.no_cache else (args.cache_dir or True)
@@ -397,6 +444,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cache": _cmd_cache,
     }
     try:
+        _load_user_claims(args)
         return commands[args.command](args)
     except _UsageError as exc:
         print(f"flatstart {args.command}: error: {exc}", file=sys.stderr)

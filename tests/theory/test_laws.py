@@ -103,6 +103,9 @@ def test_bad_input_raises_naming_parameter(make: object, needle: str) -> None:
 def test_point_mass_and_atoms() -> None:
     z = PointMass(0.0)
     assert z.p0 == 1.0
+    # pdf is the density of the continuous part (atoms excluded, as for with_atom): none here
+    for c in (0.0, 1.5, -2.0):
+        np.testing.assert_array_equal(PointMass(c).pdf(np.array([-2.0, 0.0, 1.5])), 0.0)
     assert float(z.cdf(0.0)) == 1.0 and float(z.cdf(-1e-300)) == 0.0
     law = Normal(1.0).with_atom(0.25)
     assert law.p0 == pytest.approx(0.25)

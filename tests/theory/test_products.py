@@ -536,3 +536,27 @@ def test_meijer_budget_leaves_the_callers_alarm_alone(monkeypatch) -> None:
         signal.setitimer(signal.ITIMER_REAL, 0.0)
         signal.signal(signal.SIGALRM, old)
     assert fired == []
+
+
+def test_huge_factor_counts_get_exact_cumulants_and_a_clear_error() -> None:
+    """10^6 factors: the log-cumulants add over factors (exact, fast); a median that float64
+    cannot hold is a clear ValueError pointing to log space, not a hang or a silent 0."""
+    from flatstart.theory.products import MANY_FACTORS
+
+    n = 10**6
+    assert n > MANY_FACTORS
+    big = product(Normal(1.3), n)
+    for k in (1, 2, 3):
+        assert float(big.log_cumulant(k)) == pytest.approx(n * float(Normal(1.3).log_cumulant(k)),
+                                                           rel=1e-12)
+    with pytest.raises(ValueError, match="outside the range of float64; work with log"):
+        big.abs().median()
+
+
+def test_a_numerical_failure_is_an_error_not_a_nan() -> None:
+    """Factors supported on (-b, -a), 0 < a < b, defeat the Mellin sign algebra today: a clear
+    ValueError naming the limitation and the way around it, never a silent NaN."""
+    with pytest.raises(ValueError, match="failed numerically.*reflected"):
+        product(Uniform(-2.0, -1.0), 3).cdf(-3.0)
+    # the reflected product is fine (P(U1 U2 U3 <= 3), U ~ U(1, 2): 0.57577 by simulation)
+    assert float(product(Uniform(1.0, 2.0), 3).sf(3.0)) == pytest.approx(0.5758, abs=3e-3)
