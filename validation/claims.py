@@ -92,6 +92,7 @@ __all__ = [
     "get",
     "ids",
     "register",
+    "registered",
     "select",
     "unregister",
     "verify",
@@ -508,6 +509,16 @@ def catalogue_errors() -> dict[str, str]:
 #: Other names under which a claim is known (an earlier spelling of the API example wrote
 #: ``VC.median-vs-mean`` for the catalogue's ``VC.mean-vs-median``).
 ALIASES: dict[str, str] = {"VC.median-vs-mean": "VC.mean-vs-median"}
+
+
+def registered(claim_id: str) -> Claim | None:
+    """The claim registered under ``claim_id`` in this process, or ``None`` (no catalogue load,
+    no alias: a plain look-up for the report and the executors).
+
+    >>> registered("no.such-claim") is None
+    True
+    """
+    return _REGISTRY.get(claim_id)
 
 
 def get(claim_id: str) -> Claim:

@@ -14,7 +14,6 @@ errors (unknown id, budget, device, family; ``cuda`` without a GPU; a bad bound 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
@@ -256,21 +255,21 @@ def _load_user_claims(args: argparse.Namespace) -> None:
 
 def _check_family(family: str) -> None:
     """Usage error unless ``family`` is flatstart's or one of the loaded user claims'."""
-    reg = importlib.import_module("flatstart.validation.claims")
+    from flatstart.validation.claims import _known_families, load_catalogue
 
-    reg.load_catalogue()
-    known = reg._known_families()
+    load_catalogue()
+    known = _known_families()
     if family not in known:
         raise _UsageError(f"unknown family {family!r}; allowed: {', '.join(known)}")
 
 
 def _known(claim_id: str) -> Any:
-    reg = importlib.import_module("flatstart.validation.claims")
+    from flatstart.validation.claims import get, ids
 
     try:
-        return reg.get(claim_id)
+        return get(claim_id)
     except KeyError:
-        known = ", ".join(reg.ids()) or "(none)"
+        known = ", ".join(ids()) or "(none)"
         raise _UsageError(f"unknown claim id {claim_id!r}; known ids: {known}") from None
 
 
@@ -334,7 +333,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
         _check_writable_dir("--cache-dir", str(args.cache_dir or default_cache_dir()))
     progress = _progress_printer(args.progress)
-    reg = importlib.import_module("flatstart.validation.claims")
+    from flatstart.validation.claims import last_records
 
     try:
         results = verify_all(
@@ -349,7 +348,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         raise
     if progress is not None:
         progress.close()
-    records = {r.id: reg.last_records(r.id) for r in results}
+    records = {r.id: last_records(r.id) for r in results}
     paths = write_report(results, args.out, records=records, figures=not args.no_figures)
     print(summary_table(problems_first(results)))
     print(f"report: {paths['index']}")
@@ -360,18 +359,18 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 def _cmd_plot(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    reg = importlib.import_module("flatstart.validation.claims")
+    from flatstart.validation.claims import last_records, verify
     from flatstart.validation.plots import claim_figure, save_figure
     from flatstart.validation.report import figure_stem
 
     _check_common(args)
     claim = _known(args.id)
     _check_writable_dir("--out", args.out)
-    result = reg.verify(claim.id, args.budget, args.seed, args.device,
-                        cache=not args.no_cache, workers=args.workers)
+    result = verify(claim.id, args.budget, args.seed, args.device,
+                    cache=not args.no_cache, workers=args.workers)
     folder = Path(args.out) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
-    paths = save_figure(claim_figure(claim, reg.last_records(claim.id), result),
+    paths = save_figure(claim_figure(claim, last_records(claim.id), result),
                         str(folder / figure_stem(claim.id)))
     print(f"{claim.id}: {result.verdict}; figures: {', '.join(paths)}")
     return EXIT_OK

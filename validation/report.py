@@ -51,7 +51,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from flatstart.validation.claims import _REGISTRY, Claim, Result
+from flatstart.validation.claims import Claim, Result, registered
 from flatstart.validation.stats import TestOutcome
 from flatstart.validation.sweeps import PointRecord
 
@@ -225,7 +225,7 @@ def write_report(
     if figures:
         for r in results:
             stem = root / "figures" / figure_stem(r.id)
-            claim = _REGISTRY.get(r.id)
+            claim = registered(r.id)
             recs = records.get(r.id) if records is not None else None
             try:
                 figs[r.id] = _figure(r, claim, recs, stem)
@@ -338,7 +338,7 @@ def _index_html(results: Sequence[Result], figs: Mapping[str, list[str]], root: 
         if rel:
             img = (f'<p><img src="{esc(rel[0])}" alt="figure of {esc(r.id)}" width="760"></p>'
                    + (f'<p><a href="{esc(rel[1])}">SVG</a></p>' if len(rel) > 1 else ""))
-        claim = _REGISTRY.get(r.id)
+        claim = registered(r.id)
         statement = esc(claim.statement) if claim is not None else ""
         err = f"<pre>{esc(relative_paths(r.error.strip())[-3000:])}</pre>" if r.error else ""
         sections.append(

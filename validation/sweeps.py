@@ -427,19 +427,19 @@ class PointRecord:
 def resolve_claim(claim_id: str, claim_module: str) -> Claim:
     """Find a claim in this process: the registry, else its module (imported; registered there
     or a module-level :class:`~flatstart.validation.claims.Claim` object), else the catalogue."""
-    registry = importlib.import_module("flatstart.validation.claims")
+    from flatstart.validation.claims import Claim, get, registered  # claims imports this module
 
-    found = registry._REGISTRY.get(claim_id)
+    found = registered(claim_id)
     if found is None and claim_module:
         module = importlib.import_module(claim_module)
-        found = registry._REGISTRY.get(claim_id)
+        found = registered(claim_id)
         if found is None:  # defined at module level but registered only at run time
             for value in vars(module).values():
-                if isinstance(value, registry.Claim) and value.id == claim_id:
+                if isinstance(value, Claim) and value.id == claim_id:
                     found = value
                     break
     if found is None:
-        found = registry.get(claim_id)
+        found = get(claim_id)
     return found
 
 
