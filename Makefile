@@ -18,7 +18,7 @@ venv: $(BIN)/flatstart
 verify: venv  ## the quick report: every claim at the quick budget -> flatstart-report/
 	$(BIN)/flatstart verify --budget quick --out flatstart-report
 
-PYTEST_ARGS := -q -n 2 -p no:cacheprovider --doctest-modules tests theory montecarlo validation
+PYTEST_ARGS := -q -n 2 -p no:cacheprovider --doctest-modules tests flatstart
 
 test: venv  ## the default suite: every claim at a small budget, doctests, lint, layer contracts
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
@@ -27,7 +27,7 @@ test-all: venv  ## everything, the slow statistical sweeps included
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv
-	$(BIN)/ruff check theory montecarlo validation tests benchmarks
+	$(BIN)/ruff check flatstart theory montecarlo validation tests benchmarks
 	$(BIN)/mypy
 
 bench: venv
