@@ -134,7 +134,9 @@ def summarize(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
         return {
             "faults": len(rs),
             "not_applicable": sum(r["how"] == "not applicable" for r in rs),
-            "unreached": sum(not r["claims"] and r["how"] != "not applicable" for r in rs),
+            "unreached": sum(not r["claims"]
+                             and r["how"] not in ("not applicable", "timeout", "harness error")
+                             for r in rs),
             "equivalent": sum(bool(r["claims"]) and not r["changed"] and r["how"] != "timeout"
                               for r in rs),
             "timeouts": sum(r["how"] == "timeout" for r in rs),
