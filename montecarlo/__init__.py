@@ -3,11 +3,10 @@
 Measures, never predicts: never imports ``theory`` or ``validation``.
 """
 
-# the folder is installed as flatstart.montecarlo, never bare
-if __name__ != "flatstart.montecarlo":
-    raise ImportError(f"import flatstart.montecarlo, not {__name__} (the folder montecarlo/ is the "
-                      "package flatstart.montecarlo; install flatstart, or run from the repository "
-                      "root, where flatstart/ links to it)")
+if __name__ != "flatstart.montecarlo":  # imported as bare `montecarlo` from the source tree
+    from flatstart._alias import alias
+
+    alias("montecarlo")  # `montecarlo`, `montecarlo.*`: the modules of flatstart.montecarlo
 
 
 __all__: list[str] = []

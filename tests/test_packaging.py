@@ -39,10 +39,20 @@ def test_installed_package_imports_as_flatstart_only(tmp_path: Path) -> None:
     assert _check(tmp_path).endswith(os.path.join("flatstart", "theory", "laws.py"))
 
 
-def test_a_bare_folder_refuses_to_import() -> None:
-    out = subprocess.run([sys.executable, "-c", "import theory"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=60)
-    assert out.returncode != 0 and "import flatstart.theory, not theory" in out.stderr
+def test_bare_names_in_the_source_tree_are_the_same_modules() -> None:
+    """From the repository root, ``theory.laws`` is ``flatstart.theory.laws`` (no second copy of
+    a class or a registry)."""
+    code = ("import sys\n"
+            "from theory.laws import Normal\n"
+            "from montecarlo.networks import chains\n"
+            "import validation\n"
+            "import flatstart.theory.laws as L, flatstart.montecarlo.networks as N\n"
+            "assert Normal is L.Normal and chains is N.chains\n"
+            "assert validation is sys.modules['flatstart.validation']\n"
+            "assert L.__spec__.name == 'flatstart.theory.laws'\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
 
 
 def test_wheel_holds_the_three_folders_under_flatstart(tmp_path: Path) -> None:

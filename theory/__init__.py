@@ -4,10 +4,10 @@ Pure mathematics (sympy, mpmath, numpy, scipy). Never imports torch, ``montecarl
 ``validation``: the theory side must stay independent of what it is checked against.
 """
 
-if __name__ != "flatstart.theory":  # the folder is installed as flatstart.theory, never bare
-    raise ImportError(f"import flatstart.theory, not {__name__} (the folder theory/ is the "
-                      "package flatstart.theory; install flatstart, or run from the repository "
-                      "root, where flatstart/ links to it)")
+if __name__ != "flatstart.theory":  # imported as bare `theory` from the source tree
+    from flatstart._alias import alias
+
+    alias("theory")  # `theory` and `theory.*` are the modules of flatstart.theory, never copies
 
 
 __all__: list[str] = []

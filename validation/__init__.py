@@ -7,11 +7,10 @@ True
 
 from __future__ import annotations
 
-# the folder is installed as flatstart.validation, never bare
-if __name__ != "flatstart.validation":
-    raise ImportError(f"import flatstart.validation, not {__name__} (the folder validation/ is the "
-                      "package flatstart.validation; install flatstart, or run from the repository "
-                      "root, where flatstart/ links to it)")
+if __name__ != "flatstart.validation":  # imported as bare `validation` from the source tree
+    from flatstart._alias import alias
+
+    alias("validation")  # `validation`, `validation.*`: the modules of flatstart.validation
 
 from typing import Any
 
