@@ -11,6 +11,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from flatstart._checks import check_int
+
 __all__ = ["derive_seed", "split_seed"]
 
 
@@ -25,8 +27,14 @@ def derive_seed(words: Iterable[int], bits: int = 63) -> int:
     True
     >>> 0 <= derive_seed([7], bits=62) < 2**62
     True
+    >>> derive_seed([-1])
+    Traceback (most recent call last):
+    ...
+    ValueError: words must be an integer >= 0, got -1
     """
-    s = np.random.SeedSequence([int(w) for w in words]).generate_state(2, dtype=np.uint32)
+    bits = check_int("bits", bits, minimum=1, maximum=63)
+    ws = [check_int("words", w, minimum=0) for w in words]
+    s = np.random.SeedSequence(ws).generate_state(2, dtype=np.uint32)
     return (int(s[0]) << 31 | int(s[1]) >> 1) & ((1 << bits) - 1)
 
 
@@ -38,5 +46,8 @@ def split_seed(seed: int, k: int, modulus: int = 2**31 - 1) -> list[int]:
     >>> len(set(a)) == 4 and a == split_seed(3, 4) and a[:2] == split_seed(3, 2)
     True
     """
-    state = np.random.SeedSequence(int(seed)).generate_state(int(k), dtype=np.uint32)
+    seed = check_int("seed", seed, minimum=0)
+    k = check_int("k", k, minimum=1)
+    modulus = check_int("modulus", modulus, minimum=2)
+    state = np.random.SeedSequence(seed).generate_state(k, dtype=np.uint32)
     return [int(s) % modulus for s in state]

@@ -2,7 +2,7 @@
 
 * consistent at the quick budget (seed 0) with its mutant rejected, and its figure drawn;
 * its metadata complete: a family prefix in its id, the module of its family, a statement, a
-  source, a mutant description, a plot, an alpha in (0, 0.1], a grid for every budget;
+  source, a mutant description, a LaTeX statement, a plot, alpha = 0.01, a grid for every budget;
 * its ``simulate`` free of theory (the static pass of :mod:`flatstart.validation.layering`; the
   profiler pass runs inside every ``verify``).
 
@@ -50,8 +50,8 @@ def test_claim_metadata(claim_id: str) -> None:
     c = get(claim_id)
     assert claim_id.startswith(c.family + ".")
     assert c.module in {f"flatstart.validation.catalogue.{m}" for m in MODULES[c.family]}
-    assert c.statement and c.source and c.title and c.mutant_description
-    assert c.plot is not None and 0.0 < c.alpha <= 0.1
+    assert c.statement and c.latex and c.source and c.title and c.mutant_description
+    assert c.plot is not None and c.alpha == 0.01  # every catalogue claim tests at 1%
     for budget in BUDGETS:
         assert len(c.grid(budget)) >= 1, (claim_id, budget)
 
