@@ -11,7 +11,8 @@ The law of a product ``P = w_1 ⋯ w_L`` of independent factors is the law of th
 * :class:`CGF` with ready constructors for ``log|N(0, σ²)|``, ``log Gamma(k, θ)``,
   ``log|U(−a, a)|`` and ``log Beta(a, b)`` factors, independent sums and iid sums.
 * :func:`log_clt` — the normal approximation of ``S_L = Σ log|w_i|`` with the Berry–Esseen band
-  (Shevtsova 2011 constant), and the log-moments of Gaussian and uniform weights.
+  (Shevtsova 2011 constant); the log-moments of one weight that feed it are in
+  :mod:`flatstart.theory.log_moments`.
 * :func:`gamma_median`, :func:`choi_bounds`, :func:`choi_series` — medians of Gamma laws and
   Choi's (1994) bounds and expansion.
 * :func:`mean_median_bound`, :func:`cornish_fisher_median_shift`.
@@ -49,7 +50,7 @@ __all__ = [
     "cornish_fisher_median_shift",
     "gamma_median",
     "gamma_median_shape",
-    "gaussian_log_abs_moments",
+    "gaussian_log_abs_rho",
     "gaussian_log_abs_rho_mpmath",
     "log_abs_normal_cgf",
     "log_abs_uniform_cgf",
@@ -65,7 +66,6 @@ __all__ = [
     "mean_median_bound",
     "saddlepoint_pdf",
     "solve_saddlepoint",
-    "uniform_log_abs_moments",
 ]
 
 Array = NDArray[np.float64]
@@ -975,8 +975,7 @@ def log_clt(
 
     Validates ``variance > 0``, ``count ≥ 1`` and Lyapunov's ``ρ ≥ s³`` (Jensen).
 
-    >>> m = uniform_log_abs_moments(1.0)
-    >>> c = log_clt(m.mean, m.variance, m.third_abs_central_moment, 100)
+    >>> c = log_clt(-1.0, 1.0, 12.0 / math.e - 2.0, 100)  # log|U(-1, 1)|
     >>> round(c.bound, 6)                             # 0.4748 (12/e − 2) / 10
     0.114643
     """
@@ -1009,7 +1008,7 @@ class LogMoments:
 
 
 @functools.lru_cache(maxsize=1)
-def _gaussian_rho() -> float:
+def gaussian_log_abs_rho() -> float:
     """``ρ = E|log|Z| − μ₀|³``, ``Z ~ N(0,1)``, by adaptive quadrature in ``y = log|Z|``.
 
     Density of ``y``: ``√(2/π) exp(y − e^{2y}/2)``; split at ``μ₀`` (the kink of ``|·|³``);
@@ -1042,40 +1041,6 @@ def gaussian_log_abs_rho_mpmath(dps: int = 30) -> mpmath.mpf:
 
         val = mpmath.quad(g, [0, z0]) + mpmath.quad(g, [z0, 1, 4, mpmath.inf])
     return +val
-
-
-def gaussian_log_abs_moments(sigma: float = 1.0) -> LogMoments:
-    """Moments of ``log|w|``, ``w ~ N(0, σ²)``.
-
-    ``μ = log σ − (γ + log 2)/2``, ``s² = ψ'(½)/4 = π²/8``, ``κ₃ = ψ''(½)/8 = −7ζ(3)/4``,
-    ``ρ = E|log|w| − μ|³ ≈ 2.9606960944811`` (independent of σ; quadrature, see
-    :func:`gaussian_log_abs_rho_mpmath`) [derived; docs/products.md].
-
-    >>> m = gaussian_log_abs_moments(1.0)
-    >>> round(m.mean, 10), round(m.variance, 10), round(m.third_abs_central_moment, 10)
-    (-0.6351814227, 1.2337005501, 2.9606960945)
-    """
-    s = check_positive("sigma", sigma)
-    return LogMoments(
-        mean=math.log(s) - (_EULER + _LOG2) / 2.0,
-        variance=math.pi**2 / 8.0,
-        third_abs_central_moment=_gaussian_rho(),
-        kappa3=-7.0 * float(special.zeta(3.0)) / 4.0,
-    )
-
-
-def uniform_log_abs_moments(a: float = 1.0) -> LogMoments:
-    """Moments of ``log|w|``, ``w ~ U(−a, a)`` (or ``U(0, a)``): ``log|w| = log a − E``.
-
-    ``E ~ Exp(1)``: ``μ = log a − 1``, ``s² = 1``, ``κ₃ = −2``, ``ρ = E|E − 1|³ = 12/e − 2``
-    (``∫_0^1 (1−x)³e^{−x}dx = 6/e − 2`` and ``∫_1^∞ (x−1)³e^{−x}dx = 6/e``) [derived].
-
-    >>> round(uniform_log_abs_moments(1.0).third_abs_central_moment, 12)
-    2.414553294057
-    """
-    aa = check_positive("a", a)
-    return LogMoments(mean=math.log(aa) - 1.0, variance=1.0,
-                      third_abs_central_moment=12.0 / math.e - 2.0, kappa3=-2.0)
 
 
 # --------------------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ from flatstart._checks import (
 from flatstart.theory.asymptotics import BERRY_ESSEEN_IID
 from flatstart.theory.inits import INITS, weight_spec
 from flatstart.theory.laws import Law, Normal, Uniform
+from flatstart.theory.log_moments import gaussian_log_abs_moments, uniform_log_abs_moments
 from flatstart.theory.products import Product
 from flatstart.theory.wide import LogFactor, LogProductLaw
 
@@ -106,34 +107,15 @@ def median_stable_variance() -> _ExactFloat:
 
 
 def gaussian_log_abs_cumulants(sigma: float) -> tuple[float, float, float, float]:
-    r"""``(E, Var, κ₃, E|·−E|³)`` of ``log|w|``, ``w ~ N(0, σ²)`` [derived].
-
-    ``E log|w| = log σ − (γ + log 2)/2``, ``Var = π²/8``, ``κ_r = ψ^{(r-1)}(½)/2^r``; the third
-    absolute central moment (for Berry–Esseen) by quadrature.
+    r"""``(E, Var, κ₃, E|·−E|³)`` of ``log|w|``, ``w ~ N(0, σ²)``: the tuple view of
+    :func:`flatstart.theory.log_moments.gaussian_log_abs_moments` (cumulants from
+    ``Normal(σ).log_cumulant``; no second copy of the formula) [derived].
 
     >>> round(gaussian_log_abs_cumulants(1.0)[1], 12) == round(math.pi**2 / 8, 12)
     True
     """
-    sigma = check_positive("sigma", sigma)
-    mean = math.log(sigma) - (np.euler_gamma + math.log(2.0)) / 2
-    var = math.pi**2 / 8
-    k3 = float(special.polygamma(2, 0.5)) / 8
-    # log|w| - log sigma = 0.5*log(2G), G ~ Gamma(1/2); density of u = log|z|, z ~ N(0,1)
-    m0 = -(np.euler_gamma + math.log(2.0)) / 2
-
-    def dens(u: float) -> float:
-        return float(2.0 * stats.norm.pdf(math.exp(u)) * math.exp(u))
-
-    rho = sum(
-        integrate.quad(lambda u: abs(u - m0) ** 3 * dens(u), a, b, limit=200)[0]
-        for a, b in ((-60.0, m0), (m0, 6.0))
-    )
-    return mean, var, k3, rho
-
-
-def _uniform_log_abs_cumulants(a: float) -> tuple[float, float, float, float]:
-    # log|w| = log a - E, E ~ Exp(1): mean log a - 1, var 1, k3 = -2, E|1-E|^3 = 12/e - 2
-    return math.log(a) - 1.0, 1.0, -2.0, 12.0 / math.e - 2.0
+    m = gaussian_log_abs_moments(sigma)
+    return m.mean, m.variance, m.kappa3, m.third_abs_central_moment
 
 
 @dataclass(frozen=True)
@@ -600,7 +582,8 @@ class NeuralChain:
     def _log_moments(self) -> tuple[float, float, float, float]:
         if self.family == "normal":
             return gaussian_log_abs_cumulants(self.scale)
-        return _uniform_log_abs_cumulants(self.scale)
+        m = uniform_log_abs_moments(self.scale)
+        return m.mean, m.variance, m.kappa3, m.third_abs_central_moment
 
     def median_gradient_entry(self, of: str = "output") -> float:
         """Exact ``median |∂f/∂w_i|`` (or ``|∂ℓ/∂w_i|`` with ``y = 0``); the same for every i."""
@@ -844,8 +827,19 @@ def residual_chain_median(
                   + a * a * (mu4 - s**4) / (4.0 * s * s))
         return math.exp(logmed)
     sd = math.sqrt(L) * a * s
+    if not sd > 0.0 or not math.isfinite(sd):
+        raise ValueError(f"depth={L}, alpha={a!r}, sigma={s!r}: the scale √L·α·σ = {sd!r} of "
+                         "log|∏(1 + αw)| must be a positive float; supported: "
+                         "1e-150 <= alpha*sigma and √L·α·σ finite")
     guess = -0.5 * L * (a * s) ** 2
     reach = 6.0 * sd + 2.0  # |median − E S| ≤ sd (mean–median inequality), with room
+    xtol = 1e-13
+    if _residual_grid_nodes(sd, a * s, reach) > _RESIDUAL_MAX_NODES:
+        # small α·σ: the fixed room of 2 would need ~18/(π·sd) Gil-Pelaez nodes (62 TiB for
+        # sd = 7e-13). |E S − guess| ≤ L(ασ)²·(1 + O(α²σ²)) for αw ≪ 1 and |median − E S| ≤ sd,
+        # so room sd + L(ασ)² is enough; the grid then has O(100) nodes [derived]
+        reach = 8.0 * sd + L * (a * s) ** 2
+        xtol = min(xtol, 1e-6 * sd)
     cdf = _residual_cdf_factory(L, a, s, lw, reach)
 
     def fn(v: float) -> float:
@@ -854,8 +848,18 @@ def residual_chain_median(
     lo, hi = guess - reach, guess + reach
     if not (fn(lo) < 0.0 < fn(hi)):
         raise ValueError(f"median not bracketed for depth={L}, alpha={a}, sigma={s}, law={lw!r}")
-    root = optimize.brentq(fn, lo, hi, xtol=1e-13, rtol=1e-13)
+    root = optimize.brentq(fn, lo, hi, xtol=xtol, rtol=1e-13)
     return math.exp(root)
+
+
+#: cap on the Gil-Pelaez grid of :func:`residual_chain_median` (complex128: 16 MiB per array)
+_RESIDUAL_MAX_NODES = 2**20
+
+
+def _residual_grid_nodes(sd: float, a_s: float, reach: float) -> float:
+    """Node count ``t_max/Δ`` of ``_residual_cdf_factory`` for ``t_max = 9/sd`` (its minimum)."""
+    half_width = max(40.0 * sd, 80.0 if a_s * 12.0 >= 0.99 else 0.0) + reach
+    return (9.0 / sd) * half_width / math.pi
 
 
 def residual_chain_median_reference(

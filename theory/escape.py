@@ -46,6 +46,7 @@ import scipy.stats as st
 from numpy.typing import ArrayLike, NDArray
 
 from flatstart._checks import check_choice, check_int, check_positive, check_probability
+from flatstart.theory.log_moments import gaussian_log_abs_moments, uniform_log_abs_moments
 
 __all__ = [
     "EULER_GAMMA",
@@ -503,17 +504,15 @@ def log_abs_weight_cumulants(sigma: float, law: str = "normal") -> tuple[float, 
     * ``w ~ U(−a, a)`` (``sigma`` is ``a``): ``−log(|w|/a) ~ Exp(1)``:
       ``κ₁ = log a − 1``, ``κ₂ = 1``, ``κ₃ = −2`` [ref].
 
+    Both from :mod:`flatstart.theory.log_moments` (i.e. ``Law.log_cumulant``).
+
     >>> [round(v, 6) for v in log_abs_weight_cumulants(1.0)]
     [-0.635181, 1.233701, -2.1036]
     """
     s = check_positive("sigma", sigma)
     check_choice("law", law, ["normal", "uniform"])
-    if law == "normal":
-        k1 = math.log(s) - (EULER_GAMMA + math.log(2.0)) / 2.0
-        k2 = float(sc.polygamma(1, 0.5)) / 4.0
-        k3 = float(sc.polygamma(2, 0.5)) / 8.0
-        return k1, k2, k3
-    return math.log(s) - 1.0, 1.0, -2.0
+    m = gaussian_log_abs_moments(s) if law == "normal" else uniform_log_abs_moments(s)
+    return m.mean, m.variance, m.kappa3
 
 
 def escape_log_slope(sigma: float, law: str = "normal") -> float:

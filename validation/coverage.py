@@ -119,6 +119,8 @@ def public_theory_functions() -> list[str]:
         mod = importlib.import_module(f"flatstart.theory.{info.name}")
         for name in getattr(mod, "__all__", []):
             obj = getattr(mod, name, None)
+            if callable(obj) and hasattr(obj, "__wrapped__"):  # functools.lru_cache & co.
+                obj = inspect.unwrap(obj)
             if inspect.isfunction(obj) and obj.__module__ == mod.__name__:
                 names.add(f"{mod.__name__}.{obj.__qualname__}")
             elif inspect.isclass(obj) and obj.__module__ == mod.__name__:

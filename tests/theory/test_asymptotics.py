@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from scipy import special, stats
 
 from flatstart.theory import asymptotics as A
+from flatstart.theory import log_moments as LM
 
 ALPHA = 0.01
 
@@ -214,7 +215,7 @@ def test_lr_continuous_and_monotone_through_mean():
 @pytest.mark.parametrize("L", [3, 10])
 def test_lr_far_tails_relative_accuracy_where_clt_fails(L):
     c = A.log_abs_uniform_cgf(1.0).iid_sum(L)
-    clt = A.uniform_log_abs_moments(1.0).clt(L)
+    clt = LM.uniform_log_abs_moments(1.0).clt(L)
     # lower tail of Y = upper tail of Gamma(L): P(G ≥ g)
     g = np.array([4 * L, 10 * L, 40.0 * L])
     exact_lo = np.array([float(mp.gammainc(L, float(v), mp.inf, regularized=True)) for v in g])
@@ -359,7 +360,7 @@ def test_lr_bad_input():
 
 def test_gaussian_rho_quad_vs_mpmath():
     ref = A.gaussian_log_abs_rho_mpmath(30)
-    rho = A.gaussian_log_abs_moments(1.0).third_abs_central_moment
+    rho = LM.gaussian_log_abs_moments(1.0).third_abs_central_moment
     assert rho == pytest.approx(float(ref), rel=1e-13)
     assert float(ref) == pytest.approx(2.96069609448110830240411811499, rel=1e-25)
 
@@ -369,7 +370,7 @@ def test_uniform_rho_closed_form_vs_mpmath():
         ref = mp.quad(lambda x: (1 - x) ** 3 * mp.exp(-x), [0, 1]) + mp.quad(
             lambda x: (x - 1) ** 3 * mp.exp(-x), [1, mp.inf])
         assert abs(ref - (12 / mp.e - 2)) < mp.mpf(10) ** -28
-    assert A.uniform_log_abs_moments(1.0).third_abs_central_moment == pytest.approx(
+    assert LM.uniform_log_abs_moments(1.0).third_abs_central_moment == pytest.approx(
         float(ref), rel=1e-15)
 
 
@@ -384,7 +385,7 @@ ZCRIT = stats.norm.ppf(1 - ALPHA / 2)
 def test_gaussian_log_moments_vs_samples(sigma):
     rng = np.random.default_rng(12345)
     y = np.log(np.abs(rng.normal(0.0, sigma, size=400_000)))
-    m = A.gaussian_log_abs_moments(sigma)
+    m = LM.gaussian_log_abs_moments(sigma)
     checks = {
         "mean": (y, m.mean),
         "variance": ((y - m.mean) ** 2, m.variance),
@@ -407,7 +408,7 @@ def test_uniform_log_moments_vs_samples():
     rng = np.random.default_rng(7)
     a = 1.7
     y = np.log(np.abs(rng.uniform(-a, a, size=400_000)))
-    m = A.uniform_log_abs_moments(a)
+    m = LM.uniform_log_abs_moments(a)
     assert abs(z_stat(y, m.mean)) < ZCRIT
     assert abs(z_stat(np.abs(y - m.mean) ** 3, m.third_abs_central_moment)) < ZCRIT
     assert abs(z_stat(y, math.log(a))) > ZCRIT  # mutant: missing the −1
@@ -416,7 +417,7 @@ def test_uniform_log_moments_vs_samples():
 
 @pytest.mark.parametrize("L", [1, 4, 16, 64, 256, 1024])
 def test_berry_esseen_band_contains_exact_uniform_cdf(L):
-    m = A.uniform_log_abs_moments(1.0)
+    m = LM.uniform_log_abs_moments(1.0)
     clt = m.clt(L)
     x = np.linspace(-6, 6, 1201)  # standardized
     s = clt.total_mean + clt.total_sd * x
@@ -430,7 +431,7 @@ def test_berry_esseen_band_contains_exact_uniform_cdf(L):
 
 @pytest.mark.parametrize("L", [16, 64, 256, 1024])
 def test_berry_esseen_mutants_are_violated(L):
-    m = A.uniform_log_abs_moments(1.0)
+    m = LM.uniform_log_abs_moments(1.0)
     x = np.linspace(-6, 6, 1201)
     # mutant 1: constant C/10 (the true sup distance ≈ 0.13/√L exceeds 0.1146/√L)
     weak = A.log_clt(m.mean, m.variance, m.third_abs_central_moment, L,
@@ -447,7 +448,7 @@ def test_berry_esseen_mutants_are_violated(L):
 
 
 def test_log_clt_values_and_bad_input():
-    g = A.gaussian_log_abs_moments(1.0)
+    g = LM.gaussian_log_abs_moments(1.0)
     clt = g.clt(100)
     assert clt.bound == pytest.approx(0.4748 * g.third_abs_central_moment
                                       / ((math.pi**2 / 8) ** 1.5 * 10), rel=1e-14)
@@ -581,7 +582,7 @@ def test_mean_median_bound_mutant_sd_over_10():
 
 
 def test_cornish_fisher_gaussian_constant():
-    g = A.gaussian_log_abs_moments(1.0)
+    g = LM.gaussian_log_abs_moments(1.0)
     k3 = float(special.polygamma(2, 0.5)) / 8
     assert k3 == pytest.approx(-14 * ZETA3 / 8, rel=1e-14)
     assert g.kappa3 == pytest.approx(k3, rel=1e-14)
@@ -604,7 +605,7 @@ def test_cornish_fisher_uniform_vs_exact_gamma_median():
 
 
 def test_cornish_fisher_gaussian_vs_saddlepoint_median():
-    g = A.gaussian_log_abs_moments(1.0)
+    g = LM.gaussian_log_abs_moments(1.0)
     shift = A.cornish_fisher_median_shift(g.variance, g.kappa3)
     diff_list = []
     for L in (25, 100, 400):
