@@ -737,6 +737,7 @@ def verify_all(
     out: str | os.PathLike[str] | None = None,
     progress: Callable[[str], None] | None = None,
     resolution: bool = True,
+    resolution_reps: int = 1,
 ) -> list[Result]:
     """Verify several claims (all registered real claims when ``ids`` is None).
 
@@ -756,6 +757,10 @@ def verify_all(
         progress: called with one line per finished grid point.
         resolution: measure each claim's resolution on the run's data (the smallest relative
             error of its prediction that its test rejects; :mod:`flatstart.validation.resolution`).
+        resolution_reps: with ``n > 1``, the resolution is the smallest relative error rejected
+            with probability >= 0.8 over ``n`` run seeds (``seed, seed + 1, ..., seed + n - 1``:
+            the extra seeds' grid points are the same computations as ``verify`` at those seeds,
+            and share the cache); with 1 it is the one-run estimate.
 
     Returns:
         One :class:`Result` per claim, in the order of ``ids`` (sorted ids otherwise); with
@@ -764,7 +769,9 @@ def verify_all(
     budget = check_budget(budget)
     seed = check_int("seed", seed, minimum=0)
     device = check_device(device)
+    resolution_reps = check_int("resolution_reps", resolution_reps, minimum=1, maximum=1000)
     chosen = select(ids, family)
+    by_id = {c.id: c for c in chosen}
     store = _make_cache(cache)
     vers = versions()
 
@@ -775,10 +782,15 @@ def verify_all(
             tasks_by_claim[c.id] = _tasks_for(c, budget, seed, device)
         except Exception:
             setup_errors[c.id] = traceback.format_exc()
+    rep_tasks: dict[str, list[list[Task]]] = {}
+    if resolution and resolution_reps > 1:
+        for cid in tasks_by_claim:
+            rep_tasks[cid] = [_tasks_for(by_id[cid], budget, seed + r, device)
+                              for r in range(1, resolution_reps)]
     records: dict[str, PointRecord] = {}
     pending: list[Task] = []
     seen: set[str] = set()
-    for tasks in tasks_by_claim.values():
+    for tasks in [*tasks_by_claim.values(), *(t for v in rep_tasks.values() for t in v)]:
         for t in tasks:
             if t.key in seen:  # identical grid points share one computation
                 continue
@@ -794,7 +806,6 @@ def verify_all(
                  f"point(s), {len(records)} cached, {total} to compute")
     own = executor is None
     ex = executor if executor is not None else make_executor(workers, scheduler, client)
-    by_id = {c.id: c for c in chosen}
     if progress is not None and hasattr(ex, "started"):
         def _started(t: Task) -> None:
             progress(f"start {t.claim_id} point {t.index} {canonical_json(t.params)[:60]}")
@@ -837,7 +848,9 @@ def verify_all(
         by_claim = _records_by_claim(tasks_by_claim, records)
         for r in results:
             if r.id in by_id and r.verdict != "error":
-                _attach_resolution(r, by_id[r.id], by_claim.get(r.id, []))
+                extra = [[_copy_record(records[t.key], t) for t in ts]
+                         for ts in rep_tasks.get(r.id, [])]
+                _attach_resolution(r, by_id[r.id], by_claim.get(r.id, []), extra)
     if out is not None:
         from flatstart.validation.report import write_report
 
@@ -850,13 +863,22 @@ def verify_all(
 _LAST_RECORDS: dict[str, list[PointRecord]] = {}
 
 
-def _attach_resolution(result: Result, claim: Claim, records: list[PointRecord]) -> None:
-    from flatstart.validation.resolution import resolution
+def _attach_resolution(result: Result, claim: Claim, records: list[PointRecord],
+                       extra: Sequence[Sequence[PointRecord]] = ()) -> None:
+    from flatstart.validation.resolution import power_resolution, resolution
 
     try:
         recs = ensure_predictions(claim, records)
-        res = resolution(claim.test, [r.prediction for r in recs],
-                         [r.measurement for r in recs], claim.alpha)
+        preds = [r.prediction for r in recs]
+        if extra:
+            runs = [[r.measurement for r in recs]]
+            for more in extra:
+                if any(r.error is not None or r.measurement is None for r in more):
+                    continue  # a repetition whose grid point raised does not count
+                runs.append([r.measurement for r in more])
+            res = power_resolution(claim.test, preds, runs, claim.alpha)
+        else:
+            res = resolution(claim.test, preds, [r.measurement for r in recs], claim.alpha)
     except Exception as exc:  # the resolution is information, never a verdict
         res = {"relative_error": None, "basis": f"failed: {type(exc).__name__}: {exc}"}
     result.resolution = res.get("relative_error")
@@ -939,6 +961,7 @@ class Calibration:
     seed: int
     p_values: list[float] = field(default_factory=list)
     errors: int = 0
+    resolution: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly dict."""
@@ -956,12 +979,16 @@ def calibrate(
     level: float = 0.95,
     workers: int | None = None,
     progress: Callable[[str], None] | None = None,
+    resolution: bool = True,
 ) -> Calibration:
     """Run a claim's test under its true prediction ``reps`` times (run seeds ``seed .. seed +
     reps - 1``) and measure how often the Holm-combined test rejects.
 
     For a correct prediction and a calibrated test the rate must be <= alpha. Grid points that
-    raise count in ``errors`` and are skipped. No cache is used.
+    raise count in ``errors`` and are skipped. No cache is used. With ``resolution`` the same
+    repetitions also give the claim's resolution: the smallest relative error of the prediction
+    that the test rejects with probability >= 0.8
+    (:func:`flatstart.validation.resolution.power_resolution`).
     """
     claim = get(claim_id)
     reps = check_int("reps", reps)
@@ -982,11 +1009,13 @@ def calibrate(
     pvals: list[float] = []
     errors = 0
     rejections = 0
+    runs: list[list[Any]] = []
     for r in range(reps):
         recs = [outcomes[(seed + r, t.index)] for t in tasks if t.seed == seed + r]
         if any(x.outcome is None for x in recs):
             errors += 1
             continue
+        runs.append([x.measurement for x in recs])
         ps = [x.outcome.p_value for x in recs if x.outcome is not None]
         rej, adj = holm(ps, claim.alpha)
         pvals.append(float(np.min(adj)))
@@ -996,9 +1025,18 @@ def calibrate(
         raise RuntimeError(f"calibrate {claim_id}: every repetition raised")
     lo, hi = clopper_pearson(rejections, valid, level)
     ok = not bound_violation_test(rejections, valid, claim.alpha, 1.0 - level).reject
+    res = None
+    if resolution:
+        from flatstart.validation.resolution import power_resolution
+
+        try:
+            preds = [claim.predict(dict(params)) for params in claim.grid(budget)]
+            res = power_resolution(claim.test, preds, runs, claim.alpha)
+        except Exception as exc:  # information, never a verdict
+            res = {"relative_error": None, "basis": f"failed: {type(exc).__name__}: {exc}"}
     return Calibration(
         claim_id=claim.id, budget=budget, reps=valid, rejections=rejections,
         rate=rejections / valid, ci=(lo, hi), alpha=claim.alpha, level=level, ok=ok, seed=seed,
-        p_values=pvals, errors=errors,
+        p_values=pvals, errors=errors, resolution=res,
     )
 

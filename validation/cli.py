@@ -104,6 +104,10 @@ def _parser() -> argparse.ArgumentParser:
     vp.add_argument("--no-holm-across", action="store_true",
                     help="do not apply Holm across the claims of the run")
     vp.add_argument("--no-figures", action="store_true", help="skip the figures")
+    vp.add_argument("--resolution-reps", type=int, default=1, metavar="N",
+                    help="resolution = smallest relative error of a prediction rejected with "
+                         "probability >= 0.8 over N run seeds (seed .. seed+N-1, cached like "
+                         "verify at those seeds); 1: the one-run estimate")
 
     pp = sub.add_parser("plot", help="verify one claim (cached) and draw its figure")
     pp.add_argument("id")
@@ -326,6 +330,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
                 _check_family(f)
     for cid in args.ids:
         _known(cid)
+    if not 1 <= args.resolution_reps <= 1000:
+        raise _UsageError(f"--resolution-reps must be in 1..1000, got {args.resolution_reps}")
     cache: Any = False if args.no_cache else (args.cache_dir or True)
     _check_writable_dir("--out", args.out)
     if not args.no_cache:
@@ -340,6 +346,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             args.ids or None, args.budget, args.seed, args.device, family=fams, cache=cache,
             workers=args.workers, scheduler=args.scheduler,
             holm_across=not args.no_holm_across, progress=progress,
+            resolution_reps=args.resolution_reps,
         )
     except OSError as exc:
         if args.scheduler:
@@ -392,6 +399,11 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     print(f"{cal.claim_id}: {cal.rejections}/{cal.reps} false rejections under the true "
           f"prediction, rate {cal.rate:.4f} (95% CI {lo:.4f}..{hi:.4f}), alpha {cal.alpha}: "
           + ("calibrated" if cal.ok else "TOO MANY REJECTIONS"))
+    if cal.resolution is not None:
+        e = cal.resolution.get("relative_error")
+        print(f"{cal.claim_id}: resolution "
+              + (f"±{100 * e:g}%" if e is not None else "none on the ladder (up to ±200%)")
+              + f" ({cal.resolution.get('basis')})")
     return EXIT_OK if cal.ok else EXIT_FAIL
 
 

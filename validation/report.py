@@ -14,7 +14,9 @@ statistic          test statistic at the most significant grid point (null on er
 p_value            Holm-combined p-value over the grid, ``min(1, m min p)`` (null on error)
 run_p_value        Holm-adjusted across the claims of the run (null when not applied)
 resolution         smallest relative error of the prediction (1%, 2%, 5%, ...) whose scalings
-                   up and down the test rejects on this run's data (null: none or unscalable)
+                   up and down the test rejects: on this run's data (one seed, an estimate),
+                   or with probability >= 0.8 over N run seeds (``verify --resolution-reps
+                   N``); ``details.resolution.basis`` says which (null: none or unscalable)
 run_verdict        the verdict after Holm across the run; differs from ``verdict`` only for a
                    claim refuted on its own but not after the run-wide correction
 alpha              the claim's significance level
@@ -120,9 +122,15 @@ def summary_table(results: Sequence[Result], markdown: bool = False) -> str:
 
 
 def _resolves(r: Result) -> str:
-    """The claim's resolution as shown in tables: ``±5%`` (the smallest relative error of the
-    prediction its test rejects on this run's data), ``-`` when not resolved or not scalable."""
-    return "-" if r.resolution is None else f"±{100 * r.resolution:g}%"
+    """The claim's resolution as shown in tables: ``±5% (1 run)`` (the smallest relative error
+    of the prediction its test rejects on this run's data) or ``±5% (P≥0.8, 10 seeds)`` (rejected
+    with probability >= 0.8 over 10 run seeds), ``-`` when not resolved or not scalable."""
+    if r.resolution is None:
+        return "-"
+    info = r.details.get("resolution") or {}
+    reps = info.get("reps")
+    how = f"P≥{info.get('power', 0.8):g}, {reps} seeds" if reps else "1 run"
+    return f"±{100 * r.resolution:g}% ({how})"
 
 
 def _counts(results: Sequence[Result]) -> dict[str, int]:

@@ -64,3 +64,53 @@ def test_resolution_of_a_claim_is_reproducible() -> None:
             for _ in range(2)]
     got = [[r.details["resolution"] for r in results] for results in runs]
     assert got[0] == got[1]
+
+
+def test_power_resolution_matches_the_power_of_a_known_test() -> None:
+    """Median of N(10, 1) from n = 400 samples, sign test at alpha 0.01: a relative error e
+    shifts the median by 10e = 10e sd; the sign test's power at a shift d is about
+    Φ(2√n (Φ(d) − ½) − z_{α/2}), so e = 2% (d = 0.2, power ≈ 0.68) is below 0.8 and e = 5%
+    (d = 0.5, power ≈ 1) above: the P ≥ 0.8 resolution is 5% over many seeds. A single run
+    can say 2% by luck (its estimate), the power reading cannot."""
+    from flatstart.validation.resolution import power_resolution
+
+    rng = np.random.default_rng(1)
+    runs = [[rng.standard_normal(400) + 10.0] for _ in range(60)]
+    pred = {"median": 10.0}
+    r = power_resolution(_median_test, [pred], runs, 0.01)
+    assert r["relative_error"] == 0.05 and r["reps"] == 60 and r["power"] == 0.8
+    up2, down2 = r["rates"]["0.02"]
+    assert 0.4 < up2 < 0.8 and 0.4 < down2 < 0.8  # ≈ 0.66: measured, not assumed
+    assert min(r["rates"]["0.05"]) >= 0.8
+    # mutant reading: a "resolution" taken as the first step rejected by any run is smaller
+    singles = [resolution(_median_test, [pred], run, 0.01)["relative_error"] for run in runs]
+    assert min(e for e in singles if e is not None) < r["relative_error"]
+
+
+def test_verify_reports_the_power_resolution_over_seeds(tmp_path) -> None:
+    from flatstart.validation.claims import verify_all
+
+    one = verify_all(["P.uniform-product"], budget="quick", seed=0, cache=tmp_path)[0]
+    assert one.details["resolution"]["basis"].startswith("this run")
+    many = verify_all(["P.uniform-product"], budget="quick", seed=0, cache=tmp_path,
+                      resolution_reps=4)[0]
+    res = many.details["resolution"]
+    assert res["reps"] == 4 and res["power"] == 0.8 and "4 run seeds" in res["basis"]
+    # the main verdict and numbers are those of seed 0 either way
+    assert (many.verdict, many.p_value) == (one.verdict, one.p_value)
+    # seeds 1..3 are verify's own grid points at those seeds: served from the cache
+    lines: list[str] = []
+    again = verify_all(["P.uniform-product"], budget="quick", seed=1, cache=tmp_path,
+                       progress=lines.append)[0]
+    assert again.details["resolution"]["basis"].startswith("this run")
+    assert " 0 to compute" in lines[0], lines[0]
+    with pytest.raises(ValueError, match="resolution_reps"):
+        verify_all(["P.uniform-product"], budget="quick", cache=False, resolution_reps=0)
+
+
+def test_calibrate_gives_the_power_resolution() -> None:
+    from flatstart.validation.claims import calibrate
+
+    cal = calibrate("P.uniform-product", reps=5, seed=0)
+    assert cal.resolution is not None and cal.resolution["reps"] == 5
+    assert cal.to_dict()["resolution"]["power"] == 0.8
