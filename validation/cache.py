@@ -11,21 +11,30 @@ computes only the rest. A file that cannot be read, or whose stored key differs 
 is a miss (and is removed).
 
 Only successful points are stored; points that raised are recomputed next time.
+
+The report's figures are cached beside the points, ``<root>/figures/<key[:2]>/<key>.png``
+(and ``.svg``), under a key of their own
+(:func:`flatstart.validation.report.figure_key`: the keys of the claim's grid points, the
+plotting code and the style), so a rerun on cached points copies its figures instead of
+redrawing them. :meth:`Cache.clear` removes them too.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from flatstart.validation.sweeps import PointRecord
 
-__all__ = ["DEFAULT_CACHE_DIR", "Cache", "default_cache_dir"]
+__all__ = ["DEFAULT_CACHE_DIR", "FIGURES_DIR", "Cache", "default_cache_dir"]
 
 DEFAULT_CACHE_DIR = ".flatstart-cache"
+FIGURES_DIR = "figures"
 
 
 def default_cache_dir() -> Path:
@@ -115,20 +124,57 @@ class Cache:
     def __contains__(self, key: str) -> bool:
         return self.path(key).exists()
 
+    def figure_paths(self, key: str, suffixes: Sequence[str]) -> list[Path]:
+        """Files of the cached figure ``key``: ``<root>/figures/<key[:2]>/<key>.<suffix>``."""
+        self.path(key)  # checks the key
+        return [self.root / FIGURES_DIR / key[:2] / f"{key}.{s}" for s in suffixes]
+
+    def get_figure(self, key: str, suffixes: Sequence[str]) -> list[Path] | None:
+        """The cached files of figure ``key`` (one per suffix), or None unless all exist."""
+        paths = self.figure_paths(key, suffixes)
+        return paths if all(p.is_file() for p in paths) else None
+
+    def put_figure(self, key: str, files: Sequence[str | os.PathLike[str]]) -> list[Path]:
+        """Copy ``files`` (their suffixes name the formats) into the cache as figure ``key``,
+        each atomically (a temporary file, then :func:`os.replace`); returns the copies."""
+        suffixes = [Path(f).suffix.lstrip(".") for f in files]
+        targets = self.figure_paths(key, suffixes)
+        for src, target in zip(files, targets, strict=True):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
+            os.close(fd)
+            try:
+                shutil.copyfile(src, tmp)
+                os.replace(tmp, target)
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+                raise
+        return targets
+
+    def _figure_files(self) -> list[Path]:
+        folder = self.root / FIGURES_DIR
+        return sorted(p for p in folder.glob("*/*") if p.is_file()) if folder.is_dir() else []
+
     def clear(self) -> int:
-        """Remove every entry; returns how many files were removed."""
+        """Remove every entry (and every cached figure); returns how many grid-point entries
+        were removed."""
         count = 0
         if self.root.exists():
             for p in self.root.glob("*/*.pkl"):
                 p.unlink()
                 count += 1
+            for p in self._figure_files():
+                p.unlink()
         return count
 
     def info(self) -> dict[str, Any]:
         """What is stored: folder, number of entries, bytes, and entries per claim id.
 
         Entries that cannot be read are counted under ``"unreadable"`` (a later ``get`` drops
-        them).
+        them). ``"figures"`` counts the cached figure files (not in ``"bytes"``).
         """
         per_claim: dict[str, int] = {}
         count = size = unreadable = 0
@@ -147,6 +193,7 @@ class Cache:
         return {
             "root": str(self.root), "entries": count, "bytes": size,
             "unreadable": unreadable, "claims": dict(sorted(per_claim.items())),
+            "figures": len(self._figure_files()),
         }
 
     def __repr__(self) -> str:

@@ -389,7 +389,8 @@ class Result:
         return cls.from_dict(json.loads(text))
 
     def _repr_html_(self) -> str:
-        """A small HTML table for Jupyter: verdict (coloured), p-values, resolution, run."""
+        """A small HTML table for Jupyter: verdict (coloured), p-values, resolution, run, and
+        the claim's figure as an embedded PNG (when the claim is registered here)."""
         import html as _html
 
         colors = {"consistent": "#2a7", "refuted": "#c33", "underpowered": "#e90",
@@ -409,8 +410,14 @@ class Result:
                 ("source", _html.escape(self.source))]
         body = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{v}</td></tr>"
                        for k, v in rows)
+        try:  # the claim's figure as an embedded PNG (report.figure_html)
+            from flatstart.validation.report import figure_html
+
+            figure = figure_html(self)
+        except Exception:  # the table alone rather than no display
+            figure = ""
         return (f"<div><b>{_html.escape(self.id)}</b> — {_html.escape(self.title)}"
-                f"<table>{body}</table></div>")
+                f"<table>{body}</table>{figure}</div>")
 
     @property
     def ok(self) -> bool:

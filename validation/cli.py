@@ -7,7 +7,9 @@ before the command runs (:func:`flatstart.validation.plugins.load_claims`; docs/
 Exit status: 0 success (for ``verify``: nothing refuted and no error);
 1 when ``verify`` finds a refuted claim or a claim that raised (error), ``calibrate`` finds
 the false-rejection rate above alpha, or ``check-bound`` finds the bound violated; 2 for usage
-errors (unknown id, budget, device, family; ``cuda`` without a GPU; a bad bound file); 3 when
+errors (unknown id, budget, device, family; ``cuda`` without a GPU; a bad bound file; a dask
+scheduler that does not answer or gets no worker within ``--worker-timeout``; a bad ``plot
+--style``/``--format``/``--dpi`` or ``--format pgf`` without LaTeX); 3 when
 ``check-bound`` is underpowered or inconclusive. See docs/cli.md.
 """
 
@@ -98,6 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     vp.add_argument("--out", default="flatstart-report", help="report folder")
     run_opts(vp)
     vp.add_argument("--scheduler", default=None, help="dask.distributed scheduler address")
+    vp.add_argument("--worker-timeout", type=float, default=60.0, metavar="SECONDS",
+                    help="with --scheduler: how long to wait for the scheduler to answer and "
+                         "for a first worker to join (0: forever)")
     vp.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
     vp.add_argument("--cache-dir", default=None,
                     help="cache folder (default $FLATSTART_CACHE or .flatstart-cache)")
@@ -113,7 +118,16 @@ def _parser() -> argparse.ArgumentParser:
     pp.add_argument("id")
     pp.add_argument("--out", default="flatstart-report", help="folder for figures/")
     run_opts(pp)
-    pp.add_argument("--no-cache", action="store_true")
+    pp.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    pp.add_argument("--style", default="report",
+                    help="report: the report's figure (verdict title, footer); paper: "
+                         "3.4 in wide, 8-9 pt text, no title, its data beside it as CSV")
+    pp.add_argument("--format", action="append", default=None, metavar="FMT",
+                    help="png, svg, pdf or pgf (repeatable or comma-separated; default: png "
+                         "and svg for --style report, pdf for paper; pgf needs LaTeX)")
+    pp.add_argument("--dpi", type=int, default=None,
+                    help="resolution of PNG output, 10..2400 (default: 110 for --style "
+                         "report, 300 for paper)")
 
     cp = sub.add_parser("calibrate", help="measure the false-rejection rate of a claim")
     cp.add_argument("id")
@@ -233,6 +247,10 @@ def _check_common(args: argparse.Namespace) -> None:
     workers = getattr(args, "workers", None)
     if workers is not None and workers < 1:
         raise _UsageError(f"--workers must be >= 1, got {workers}")
+    timeout = getattr(args, "worker_timeout", 0.0)
+    if not 0 <= timeout < float("inf"):
+        raise _UsageError(f"--worker-timeout must be a number of seconds >= 0 (0: wait "
+                          f"forever), got {timeout}")
 
 
 def _load_user_claims(args: argparse.Namespace) -> None:
@@ -338,25 +356,34 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         from flatstart.validation.cache import default_cache_dir
 
         _check_writable_dir("--cache-dir", str(args.cache_dir or default_cache_dir()))
+    executor = _dask_executor(args)
     progress = _progress_printer(args.progress)
     from flatstart.validation.claims import last_records
 
     try:
         results = verify_all(
             args.ids or None, args.budget, args.seed, args.device, family=fams, cache=cache,
-            workers=args.workers, scheduler=args.scheduler,
+            workers=args.workers, scheduler=args.scheduler, executor=executor,
             holm_across=not args.no_holm_across, progress=progress,
             resolution_reps=args.resolution_reps,
         )
     except OSError as exc:
+        from flatstart.validation.executors import SchedulerUnavailable
+
+        if isinstance(exc, SchedulerUnavailable):
+            raise _UsageError(str(exc)) from None
         if args.scheduler:
             raise _UsageError(f"cannot use the dask scheduler {args.scheduler!r}: "
                               f"{type(exc).__name__}: {exc}") from None
         raise
+    finally:
+        if executor is not None:
+            executor.close()
     if progress is not None:
         progress.close()
     records = {r.id: last_records(r.id) for r in results}
-    paths = write_report(results, args.out, records=records, figures=not args.no_figures)
+    paths = write_report(results, args.out, records=records, figures=not args.no_figures,
+                         figure_cache=cache)
     print(summary_table(problems_first(results)))
     print(f"report: {paths['index']}")
     bad = [r for r in results if r.verdict in ("refuted", "error")]
@@ -372,15 +399,62 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
     _check_common(args)
     claim = _known(args.id)
+    style, formats, dpi = _figure_options(args)
     _check_writable_dir("--out", args.out)
     result = verify(claim.id, args.budget, args.seed, args.device,
                     cache=not args.no_cache, workers=args.workers)
     folder = Path(args.out) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
-    paths = save_figure(claim_figure(claim, last_records(claim.id), result),
-                        str(folder / figure_stem(claim.id)))
+    try:
+        fig = claim_figure(claim, last_records(claim.id), result, style=style)
+        paths = save_figure(fig, str(folder / figure_stem(claim.id)), formats=formats, dpi=dpi)
+    except RuntimeError as exc:  # a failing plot hook (paper style) or LaTeX for pgf
+        print(f"flatstart plot: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return EXIT_FAIL
     print(f"{claim.id}: {result.verdict}; figures: {', '.join(paths)}")
     return EXIT_OK
+
+
+def _figure_options(args: argparse.Namespace) -> tuple[str, tuple[str, ...], int | None]:
+    """``--style``, ``--format`` and ``--dpi`` of ``plot``, checked (usage errors, exit 2)
+    before anything runs; pgf without a TeX install is one too."""
+    from flatstart.validation.plots import (
+        STYLES,
+        check_formats,
+        check_pgf_available,
+    )
+
+    if args.style not in STYLES:
+        raise _UsageError(f"unknown --style {args.style!r}; allowed: {', '.join(STYLES)}")
+    paper = args.style == "paper"
+    try:
+        formats = check_formats(",".join(args.format) if args.format
+                                else ("pdf" if paper else "png,svg"))
+    except ValueError as exc:
+        raise _UsageError("--format: " + str(exc).removeprefix("formats: ")) from None
+    dpi = args.dpi if args.dpi is not None else (300 if paper else None)  # None: as report
+    if dpi is not None and not 10 <= dpi <= 2400:
+        raise _UsageError(f"--dpi must be in 10..2400, got {dpi}")
+    if "pgf" in formats:
+        try:
+            check_pgf_available()
+        except RuntimeError as exc:
+            raise _UsageError(f"--format pgf: {exc}") from None
+    return args.style, formats, dpi
+
+
+def _dask_executor(args: argparse.Namespace) -> Any:
+    """The dask executor of ``verify --scheduler`` (None without it), connected within
+    ``--worker-timeout`` seconds (a usage error, exit 2, when the scheduler does not answer)."""
+    timeout = args.worker_timeout
+    if not args.scheduler:
+        return None
+    from flatstart.validation.executors import DaskExecutor, SchedulerUnavailable
+
+    try:
+        return DaskExecutor(args.scheduler, worker_timeout=timeout or None)
+    except SchedulerUnavailable as exc:
+        raise _UsageError(str(exc)) from None
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
@@ -413,7 +487,7 @@ def _cmd_cache(args: argparse.Namespace) -> int:
     store = Cache(args.cache_dir or default_cache_dir())
     if args.action == "clear":
         n = store.clear()
-        print(f"removed {n} cached grid point(s) from {store.root}")
+        print(f"removed {n} cached grid point(s) and the cached figures from {store.root}")
         return EXIT_OK
     info = store.info()
     if args.json:
@@ -421,7 +495,8 @@ def _cmd_cache(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"cache: {info['root']}: {info['entries']} grid point(s), "
           f"{info['bytes'] / 1e6:.1f} MB" + (f", {info['unreadable']} unreadable"
-                                              if info["unreadable"] else ""))
+                                              if info["unreadable"] else "")
+          + (f", {info['figures']} figure file(s)" if info.get("figures") else ""))
     width = max((len(c) for c in info["claims"]), default=0)
     for cid, n in info["claims"].items():
         print(f"  {cid:<{width}}  {n}")

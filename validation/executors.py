@@ -22,18 +22,29 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any, Protocol
 
+from flatstart._checks import check_positive
 from flatstart.validation.sweeps import PointRecord, Task, run_point
 
 if TYPE_CHECKING:
     from flatstart.validation.claims import Claim
 
 __all__ = [
+    "DEFAULT_WORKER_TIMEOUT",
     "DaskExecutor",
     "Executor",
     "InProcessExecutor",
     "PoolExecutor",
+    "SchedulerUnavailable",
     "make_executor",
 ]
+
+DEFAULT_WORKER_TIMEOUT = 60.0
+"""Seconds a dask run waits for the scheduler to answer and for a first worker to join."""
+
+
+class SchedulerUnavailable(TimeoutError):
+    """The dask scheduler did not answer, or no worker joined it, within the timeout (a
+    ``TimeoutError``, hence an ``OSError``); the message is one line saying what to do."""
 
 
 class Executor(Protocol):
@@ -165,11 +176,16 @@ class DaskExecutor:
         scheduler: address of a running scheduler ("tcp://host:8786"), or None with ``client``.
         client: an existing ``distributed.Client`` (e.g. on a ``LocalCluster`` or a
             ``dask_jobqueue.SLURMCluster``); not closed by :meth:`close`.
+        worker_timeout: seconds to wait for the scheduler to answer (when connecting to
+            ``scheduler``) and, before the first tasks are submitted, for a worker to join
+            (default :data:`DEFAULT_WORKER_TIMEOUT`); None waits forever (a scheduler without
+            workers then hangs the run). Raises :class:`SchedulerUnavailable` when exceeded.
     """
 
     name = "dask"
 
-    def __init__(self, scheduler: str | None = None, client: Any = None) -> None:
+    def __init__(self, scheduler: str | None = None, client: Any = None,
+                 worker_timeout: float | None = DEFAULT_WORKER_TIMEOUT) -> None:
         try:
             import distributed
         except ImportError as exc:  # pragma: no cover - the extra is installed here
@@ -179,14 +195,43 @@ class DaskExecutor:
             ) from exc
         if client is None and scheduler is None:
             raise ValueError("DaskExecutor needs scheduler=ADDRESS or client=Client")
+        if worker_timeout is not None:
+            worker_timeout = check_positive("worker_timeout", worker_timeout)
+        self.worker_timeout = worker_timeout
         self._own = client is None
-        self.client = client if client is not None else distributed.Client(scheduler)
+        if client is None:
+            try:
+                client = distributed.Client(scheduler, timeout=worker_timeout)
+            except (OSError, TimeoutError) as exc:
+                raise SchedulerUnavailable(
+                    f"cannot reach the dask scheduler {scheduler!r}"
+                    + (f" within {worker_timeout:g} s" if worker_timeout is not None else "")
+                    + f" ({_one_line(exc)}): is it running at that address?") from None
+        self.client = client
+        self._workers_seen = False
+
+    def _wait_for_a_worker(self) -> None:
+        """Wait up to ``worker_timeout`` for a running worker (once per executor)."""
+        if self._workers_seen or self.worker_timeout is None:
+            return
+        try:
+            self.client.wait_for_workers(1, timeout=self.worker_timeout)
+        except (OSError, TimeoutError) as exc:
+            address = getattr(self.client.scheduler, "address", None) or "the scheduler"
+            raise SchedulerUnavailable(
+                f"no dask worker joined {address} within {self.worker_timeout:g} s "
+                f"({_one_line(exc)}): start workers (dask worker ADDRESS) or wait longer "
+                "(--worker-timeout / worker_timeout)") from None
+        self._workers_seen = True
 
     def run(self, tasks: Sequence[Task], claims: dict[str, Claim]) -> Iterator[PointRecord]:
-        """Submit every task to the cluster; yield records as they finish."""
+        """Submit every task to the cluster; yield records as they finish (after waiting up
+        to ``worker_timeout`` for a worker)."""
         if not tasks:
             return
         from distributed import as_completed as dask_as_completed
+
+        self._wait_for_a_worker()
 
         futures = {self.client.submit(_run_dask, t, pure=False): t for t in tasks}
         try:
@@ -202,13 +247,19 @@ class DaskExecutor:
             self.client.close()
 
 
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
+
+
 def make_executor(
-    workers: int | None = None, scheduler: str | None = None, client: Any = None
+    workers: int | None = None, scheduler: str | None = None, client: Any = None,
+    worker_timeout: float | None = DEFAULT_WORKER_TIMEOUT,
 ) -> Executor:
-    """Pick an executor: dask when ``scheduler``/``client`` is given, a process pool when
-    ``workers`` > 1, else in-process."""
+    """Pick an executor: dask when ``scheduler``/``client`` is given (``worker_timeout``: see
+    :class:`DaskExecutor`), a process pool when ``workers`` > 1, else in-process."""
     if scheduler is not None or client is not None:
-        return DaskExecutor(scheduler=scheduler, client=client)
+        return DaskExecutor(scheduler=scheduler, client=client, worker_timeout=worker_timeout)
     if workers is not None and workers != 1:
         return PoolExecutor(workers)
     return InProcessExecutor()

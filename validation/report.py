@@ -40,25 +40,43 @@ claim_version
 
 ``results.parquet`` has the same columns; the nested ones (parameters, versions, prediction,
 measured, details) are JSON strings.
+
+Figures are cached (``write_report(..., figure_cache=...)``; ``flatstart verify`` uses its
+result cache): a claim's figure is stored under :func:`figure_key` (its grid points' cache
+keys and outcomes, what the figure shows of the result, the plotting code, the style) and a
+later report with the same key copies it instead of redrawing. In Jupyter, :class:`Results`
+(or :func:`results_html`) shows a run as an HTML table and :func:`figure_html` a claim's
+figure as an embedded PNG.
 """
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import datetime
+import hashlib
 import html
+import inspect
+import io
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+import shutil
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from flatstart.validation.cache import Cache, default_cache_dir
 from flatstart.validation.claims import Claim, Result, registered
 from flatstart.validation.stats import TestOutcome
-from flatstart.validation.sweeps import PointRecord
+from flatstart.validation.sweeps import PointRecord, canonical_json
 
-__all__ = ["NESTED_COLUMNS", "figure_stem", "records_from_result", "write_report",
-           "summary_table"]
+__all__ = ["FIGURE_CACHE_SCHEMA", "NESTED_COLUMNS", "Results", "figure_html", "figure_key",
+           "figure_stem", "records_from_result", "results_html", "summary_table",
+           "write_report"]
+
+FIGURE_CACHE_SCHEMA = "1"
+"""Bumped when the figure cache's key or layout changes (old figures become misses)."""
 
 NESTED_COLUMNS: tuple[str, ...] = ("parameters", "versions", "prediction", "measured", "details")
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -147,7 +165,7 @@ def _text_figure(result: Result, stem: Path) -> list[str]:
 
     fig = plt.figure(figsize=(8, 3))
     fig.suptitle(f"{result.id} — {result.verdict}", color=VERDICT_COLORS.get(result.verdict))
-    tail = (result.error or "").strip().splitlines()[-6:]
+    tail = relative_paths((result.error or "").strip()).splitlines()[-6:]
     fig.text(0.02, 0.8, "\n".join(line[:110] for line in tail) or "no data", fontsize=7,
              va="top", family="monospace")
     fig.text(0.01, 0.01, f"n = {result.n}, seed = {result.seed}, parameters: "
@@ -155,16 +173,99 @@ def _text_figure(result: Result, stem: Path) -> list[str]:
     return save_figure(fig, str(stem))
 
 
+def _figure_code_hash(claim: Claim) -> str:
+    """sha256 of the code that draws a claim's figure: ``plots.py``, this module, the claim's
+    plot hook (its source; its ``repr`` when the source cannot be read, which includes its
+    address, so such a figure is never reused across processes) and matplotlib's version."""
+    import matplotlib
+
+    from flatstart.validation import plots
+
+    h = hashlib.sha256()
+    for module_file in (plots.__file__, __file__):
+        h.update(Path(str(module_file)).read_bytes())
+    if claim.plot is not None:
+        try:
+            h.update(inspect.getsource(claim.plot).encode())
+        except (OSError, TypeError):
+            h.update(repr(claim.plot).encode())
+    h.update(matplotlib.__version__.encode())
+    return h.hexdigest()
+
+
+def figure_key(result: Result, claim: Claim, records: Sequence[PointRecord],
+               style: str = "report") -> str | None:
+    """Cache key of a claim's figure, or None when the figure must not be cached.
+
+    sha256 of: the records' cache keys (:func:`flatstart.validation.sweeps.point_key`, which
+    already hash the claim, its parameters, budget, seed, device and the source of every
+    module), their indices, parameters and outcomes (claim and mutant), what the figure shows
+    of the result (id, verdict, p-value, n, seed, alpha, parameters), the plotting code
+    (:func:`_figure_code_hash`), the style and :data:`FIGURE_CACHE_SCHEMA`. None when a record
+    has no cache key (rebuilt from ``results.json``), an error or no outcome: such figures are
+    always drawn.
+    """
+    if not records or any(not r.key or r.error is not None or r.outcome is None
+                          for r in records):
+        return None
+    payload = {
+        "schema": FIGURE_CACHE_SCHEMA,
+        "style": style,
+        "points": [[r.key, r.index, r.params, r.outcome.to_dict() if r.outcome else None,
+                    r.mutant.to_dict() if r.mutant else None] for r in records],
+        "shown": [result.id, result.verdict, result.p_value, result.n, result.seed,
+                  result.alpha, result.parameters],
+        "code": _figure_code_hash(claim),
+    }
+    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+
+
+def _copy_atomic(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+    tmp = f"{os.fspath(dst)}.tmp"
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
+_REPORT_FORMATS = ("png", "svg")
+
+
 def _figure(result: Result, claim: Claim | None, records: Sequence[PointRecord] | None,
-            stem: Path) -> list[str]:
+            stem: Path, figure_cache: Cache | None = None) -> tuple[list[str], bool]:
+    """Write the claim's figure (PNG + SVG); returns the paths and whether they came from
+    ``figure_cache``."""
     from flatstart.validation.plots import claim_figure, save_figure
 
     if claim is None:
-        return _text_figure(result, stem)
+        return _text_figure(result, stem), False
     recs = list(records) if records else records_from_result(result)
     if not recs:
-        return _text_figure(result, stem)
-    return save_figure(claim_figure(claim, recs, result), str(stem))
+        return _text_figure(result, stem), False
+    key = figure_key(result, claim, recs) if figure_cache is not None else None
+    paths = [f"{stem}.{f}" for f in _REPORT_FORMATS]
+    if key is not None and figure_cache is not None:
+        hit = figure_cache.get_figure(key, _REPORT_FORMATS)
+        if hit is not None:
+            try:
+                for src, dst in zip(hit, paths, strict=True):
+                    _copy_atomic(src, dst)
+                return paths, True
+            except OSError:
+                pass  # draw it instead
+    paths = save_figure(claim_figure(claim, recs, result), str(stem))
+    if key is not None and figure_cache is not None:
+        try:
+            figure_cache.put_figure(key, paths)
+        except OSError:  # a full or read-only cache must not lose the report
+            pass
+    return paths, False
+
+
+def _figure_cache(cache: bool | str | os.PathLike[str] | Cache | None) -> Cache | None:
+    if cache is None or cache is False:
+        return None
+    if cache is True:
+        return Cache(default_cache_dir())
+    return cache if isinstance(cache, Cache) else Cache(cache)
 
 
 def _write_parquet(rows: list[dict[str, Any]], path: Path) -> bool:
@@ -209,6 +310,7 @@ def write_report(
     out: str | os.PathLike[str] = "flatstart-report",
     records: Mapping[str, Sequence[PointRecord]] | None = None,
     figures: bool = True,
+    figure_cache: bool | str | os.PathLike[str] | Cache | None = None,
 ) -> dict[str, Any]:
     """Write the report folder and return the paths written.
 
@@ -218,10 +320,14 @@ def write_report(
         records: claim id -> point records (with measurements) for the claims' plot hooks;
             claims without records get the default p-value figure rebuilt from ``details``.
         figures: draw the figures (PNG + SVG per claim).
+        figure_cache: reuse figures drawn from the same grid points and code: a
+            :class:`~flatstart.validation.cache.Cache` or its folder (True: the default
+            folder; None/False: draw every figure). Keys: :func:`figure_key`.
 
     Returns:
         ``{"index": ..., "summary": ..., "json": ..., "parquet": ... or None,
-        "figures": {claim id: [png, svg]}}`` (paths as strings).
+        "figures": {claim id: [png, svg]}, "cached_figures": [claim ids whose figure came
+        from the cache]}`` (paths as strings).
     """
     root = Path(out)
     (root / "figures").mkdir(parents=True, exist_ok=True)
@@ -230,13 +336,17 @@ def write_report(
     parquet = root / "results.parquet"
     has_parquet = _write_parquet(rows, parquet)
     figs: dict[str, list[str]] = {}
+    from_cache: list[str] = []
+    store = _figure_cache(figure_cache)
     if figures:
         for r in results:
             stem = root / "figures" / figure_stem(r.id)
             claim = registered(r.id)
             recs = records.get(r.id) if records is not None else None
             try:
-                figs[r.id] = _figure(r, claim, recs, stem)
+                figs[r.id], hit = _figure(r, claim, recs, stem, store)
+                if hit:
+                    from_cache.append(r.id)
             except Exception as exc:  # a broken figure must not lose the report
                 r.details.setdefault("report_errors", []).append(f"figure: {exc!r}")
                 figs[r.id] = _text_figure(r, stem)
@@ -248,6 +358,7 @@ def write_report(
         "json": str(root / "results.json"),
         "parquet": str(parquet) if has_parquet else None,
         "figures": figs,
+        "cached_figures": from_cache,
     }
 
 
@@ -377,3 +488,160 @@ Files: <a href="results.json">results.json</a>, <a href="results.parquet">result
 {chr(10).join(sections)}
 </body></html>
 """
+
+
+# --------------------------------------------------------------------------- Jupyter
+
+
+def _matching_records(result: Result) -> list[PointRecord]:
+    """The records of the latest run in this process when they are this result's (same grid,
+    seed, budget, device and p-values), else light records rebuilt from its ``details``."""
+    from flatstart.validation.claims import last_records
+
+    recs = last_records(result.id)
+    points = result.details.get("points", [])
+    same = (
+        len(recs) == len(points) == len(result.parameters) and bool(recs)
+        and all(r.seed == result.seed and r.budget == result.budget
+                and r.device == result.device and r.params == pt.get("params")
+                and (r.outcome.to_dict() if r.outcome else None) == pt.get("outcome")
+                for r, pt in zip(recs, points, strict=True))
+    )
+    return recs if same else records_from_result(result)
+
+
+def figure_html(result: Result, records: Sequence[PointRecord] | None = None,
+                width: int = 640) -> str:
+    """The claim's report figure as an embedded PNG (``<img src="data:image/png;base64,...">``)
+    for Jupyter; "" when there is nothing to draw (a claim not registered in this process, a
+    result without grid points), a short note when drawing fails.
+
+    ``records`` default: this process's latest run of the claim when it produced ``result``
+    (the claim's own figure, with samples), else the default p-value figure rebuilt from
+    ``result.details``.
+    """
+    import matplotlib.pyplot as plt
+
+    from flatstart.validation.plots import claim_figure
+
+    claim = registered(result.id)
+    if claim is None:
+        return ""
+    try:
+        recs = list(records) if records else _matching_records(result)
+        if not recs:
+            return ""
+        if all(r.measurement is None for r in recs):  # rebuilt: no samples for the hook
+            claim = dataclasses.replace(claim, plot=None)
+        fig = claim_figure(claim, recs, result)
+        buf = io.BytesIO()
+        try:
+            fig.savefig(buf, format="png", dpi=80)
+        finally:
+            plt.close(fig)
+    except Exception as exc:  # a figure must not break the display of a result
+        return (f'<p style="color:#888">no figure: {html.escape(type(exc).__name__)}: '
+                f"{html.escape(str(exc)[:200])}</p>")
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return (f'<img src="data:image/png;base64,{data}" alt="figure of {html.escape(result.id)}"'
+            f' width="{int(width)}" style="max-width:100%">')
+
+
+def results_html(results: Sequence[Result],
+                 records: Mapping[str, Sequence[PointRecord]] | None = None,
+                 figures: bool = False) -> str:
+    """HTML of a run for Jupyter: verdict counts, then a table of the claims (refuted, error
+    and underpowered first) with verdict colours, p-values, resolution, n, cached grid points
+    and seconds; with ``figures``, each claim's figure (:func:`figure_html`, using
+    ``records[claim id]`` when given) in a collapsible block below.
+    """
+    from flatstart.validation.plots import VERDICT_COLORS
+
+    esc = html.escape
+    ordered = problems_first(results)
+    counts = _counts(ordered)
+    first = ordered[0] if ordered else None
+    run = (f"; budget {esc(first.budget)}, seed {first.seed}, device {esc(first.device)}"
+           if first is not None else "")
+    rows = []
+    for r in ordered:
+        color = VERDICT_COLORS.get(r.verdict, "#000")
+        points = r.details.get("points", [])
+        cached = sum(1 for pt in points if pt.get("cached"))
+        rows.append(
+            f"<tr><td>{esc(r.id)}</td><td>{esc(r.title)}</td>"
+            f'<td style="background:{color};color:white;font-weight:bold">'
+            f"{esc(r.verdict_text)}</td><td>{_fmt(r.p_value)}</td><td>{_fmt(r.run_p_value)}</td>"
+            f"<td>{_fmt(r.mutant_p_value)}</td><td>{esc(_resolves(r))}</td><td>{r.n}</td>"
+            f"<td>{cached}/{len(points)}</td><td>{r.seconds:.2f}</td></tr>")
+    alone = [r.id for r in ordered if r.run_verdict not in (None, r.verdict)]
+    note = (f"<p>refuted on their own but not after Holm across the run: "
+            f"{esc(', '.join(alone))}</p>" if alone else "")
+    blocks = []
+    if figures:
+        for r in ordered:
+            img = figure_html(r, records.get(r.id) if records is not None else None)
+            if img:
+                blocks.append(f"<details><summary>{esc(r.id)}: {esc(r.verdict_text)}"
+                              f"</summary>{img}</details>")
+    head = "".join(f"<th>{h}</th>" for h in (
+        "claim", "title", "verdict", "p", "run p", "mutant p", "resolves", "n",
+        "cached points", "seconds"))
+    summary = ", ".join(f"{v} {k}" for k, v in counts.items())
+    return (f'<div class="flatstart-results"><p><b>{len(ordered)} claim(s)</b>: {summary}'
+            f"{run}</p><table><tr>{head}</tr>{''.join(rows)}</table>{note}"
+            f"{''.join(blocks)}</div>")
+
+
+class Results(list[Result]):
+    """The results of a run: a list of :class:`~flatstart.validation.claims.Result` that
+    Jupyter shows as an HTML table (:func:`results_html`).
+
+    Args:
+        results: the results (e.g. of :func:`~flatstart.validation.claims.verify_all`).
+        records: claim id -> point records for the figures (:meth:`with_last_records` takes
+            this process's latest run).
+
+    >>> Results([]).counts()
+    {'consistent': 0, 'refuted': 0, 'underpowered': 0, 'error': 0}
+    """
+
+    def __init__(self, results: Iterable[Result] = (),
+                 records: Mapping[str, Sequence[PointRecord]] | None = None) -> None:
+        super().__init__(results)
+        self.records: dict[str, Sequence[PointRecord]] | None = (
+            dict(records) if records is not None else None)
+
+    @classmethod
+    def with_last_records(cls, results: Iterable[Result]) -> Results:
+        """``Results(results)`` with the point records of this process's latest run."""
+        from flatstart.validation.claims import last_records
+
+        items = list(results)
+        return cls(items, {r.id: last_records(r.id) for r in items})
+
+    def counts(self) -> dict[str, int]:
+        """Number of claims per verdict."""
+        return _counts(self)
+
+    @property
+    def ok(self) -> bool:
+        """True when no claim is refuted or in error."""
+        return all(r.ok for r in self)
+
+    def summary(self, markdown: bool = False) -> str:
+        """The text (or Markdown) table of :func:`summary_table`, problems first."""
+        return summary_table(problems_first(self), markdown=markdown)
+
+    def html(self, figures: bool = False) -> str:
+        """:func:`results_html` of these results (``figures``: with each claim's figure)."""
+        return results_html(self, self.records, figures=figures)
+
+    def _repr_html_(self) -> str:
+        return self.html()
+
+    def write_report(self, out: str | os.PathLike[str] = "flatstart-report",
+                     **kwargs: Any) -> dict[str, Any]:
+        """:func:`write_report` of these results (with their records)."""
+        kwargs.setdefault("records", self.records)
+        return write_report(self, out, **kwargs)

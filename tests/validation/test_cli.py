@@ -166,3 +166,128 @@ def test_progress_log_mode_off_a_terminal(tmp_path: Path) -> None:
     quiet = _run(["verify", "DEMO.normal-mean", "--no-cache", "--no-figures", "--progress",
                   "none"], tmp_path)
     assert "flatstart:" not in quiet.stderr
+
+
+# --------------------------------------------------------------------------- paper figures, dask
+def test_plot_paper_style_formats_and_data(tmp_path: Path, capsys) -> None:
+    assert main(["plot", "DEMO.normal-cdf", "--style", "paper", "--format", "pdf,svg",
+                 "--format", "png", "--dpi", "200", "--out", str(tmp_path), "--seed", "1",
+                 "--no-cache"]) == 0
+    folder = tmp_path / "figures"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        f"DEMO.normal-cdf.{e}" for e in ("csv", "pdf", "png", "svg")]
+    assert (folder / "DEMO.normal-cdf.pdf").read_bytes()[:5] == b"%PDF-"
+    head = (folder / "DEMO.normal-cdf.csv").read_text().splitlines()[0]
+    assert "exact CDF: x" in head and "empirical (n=400)" in head
+    assert "DEMO.normal-cdf.csv" in capsys.readouterr().out
+    # paper default: PDF (and its data) only
+    assert main(["plot", "DEMO.normal-mean", "--style", "paper", "--out", str(tmp_path / "b"),
+                 "--no-cache"]) == 0
+    assert sorted(p.suffix for p in (tmp_path / "b" / "figures").iterdir()) == [".csv", ".pdf"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--style", "poster"], "unknown --style 'poster'; allowed: report, paper"),
+    (["--format", "gif"], "--format: unknown format 'gif'; allowed: png, svg, pdf, pgf"),
+    (["--dpi", "5"], "--dpi must be in 10..2400, got 5"),
+    (["--style", "paper", "--format", "pgf"], "--format pgf: pgf output needs a LaTeX install"),
+])
+def test_plot_bad_figure_options_are_usage_errors(args: list[str], message: str, tmp_path: Path,
+                                                  capsys, monkeypatch) -> None:
+    from flatstart.validation import plots
+
+    monkeypatch.setattr(plots.shutil, "which", lambda name: None)  # no TeX on PATH
+    out = tmp_path / "out"
+    assert main(["plot", "DEMO.normal-mean", "--out", str(out), "--no-cache", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()  # checked before anything ran
+
+
+def test_plot_and_verify_help_show_defaults(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["plot", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for d in ("(default: report)", "--format FMT", "300 for paper", "(default: quick)"):
+        assert d in text, d
+    with pytest.raises(SystemExit):
+        main(["verify", "--help"])
+    assert "(default: 60.0)" in " ".join(capsys.readouterr().out.split())
+
+
+def test_cached_verify_rerun_does_not_redraw_figures(tmp_path: Path, capsys,
+                                                     monkeypatch) -> None:
+    from flatstart.validation import plots
+
+    args = ["verify", "DEMO.normal-mean", "DEMO.normal-cdf", "--seed", "4", "--out",
+            str(tmp_path / "rep"), "--cache-dir", str(tmp_path / "cache"), "--progress", "none"]
+    assert main(args) == 0
+    first = (tmp_path / "rep" / "figures" / "DEMO.normal-cdf.png").read_bytes()
+    drawn: list[str] = []
+    real = plots.claim_figure
+    monkeypatch.setattr(plots, "claim_figure",
+                        lambda c, *a, **k: drawn.append(c.id) or real(c, *a, **k))
+    assert main(args) == 0 and drawn == []
+    assert (tmp_path / "rep" / "figures" / "DEMO.normal-cdf.png").read_bytes() == first
+    assert main([*args, "--no-cache"]) == 0 and sorted(drawn) == ["DEMO.normal-cdf",
+                                                                  "DEMO.normal-mean"]
+    capsys.readouterr()
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_verify_unreachable_scheduler_is_a_one_line_usage_error(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("distributed")
+    import time
+
+    addr = f"tcp://127.0.0.1:{_closed_port()}"
+    t0 = time.monotonic()
+    code = main(["verify", "DEMO.normal-mean", "--scheduler", addr, "--worker-timeout", "1",
+                 "--no-cache", "--out", str(tmp_path), "--progress", "none"])
+    err = capsys.readouterr().err
+    assert code == 2 and time.monotonic() - t0 < 20
+    assert f"cannot reach the dask scheduler '{addr}' within 1 s" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+
+
+def test_verify_scheduler_without_workers_times_out(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("distributed")
+    import time
+
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster:
+        t0 = time.monotonic()
+        code = main(["verify", "DEMO.normal-mean", "--scheduler", cluster.scheduler_address,
+                     "--worker-timeout", "1.5", "--no-cache", "--out", str(tmp_path),
+                     "--progress", "none"])
+        elapsed = time.monotonic() - t0
+        # the Python API: a user's client on a cluster without workers
+        from distributed import Client
+
+        from flatstart.validation.claims import _tasks_for, get
+        from flatstart.validation.executors import SchedulerUnavailable, make_executor
+
+        with Client(cluster) as client:
+            ex = make_executor(client=client, worker_timeout=0.5)
+            tasks = _tasks_for(get("DEMO.normal-mean"), "quick", 0, "cpu")
+            with pytest.raises(SchedulerUnavailable, match="no dask worker joined"):
+                list(ex.run(tasks, {}))
+            assert list(ex.run([], {})) == []  # nothing to compute: no wait
+            with pytest.raises(ValueError, match="worker_timeout"):
+                make_executor(client=client, worker_timeout=-1.0)
+    err = capsys.readouterr().err
+    assert code == 2 and elapsed < 20, (code, elapsed)
+    assert "no dask worker joined" in err and "within 1.5 s" in err and "--worker-timeout" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    bad = tmp_path / "not-created"
+    for value in ("-1", "nan"):
+        assert main(["verify", "--worker-timeout", value, "--out", str(bad)]) == 2
+        assert "--worker-timeout must be a number of seconds >= 0" in capsys.readouterr().err
+    assert not bad.exists()  # checked before any folder is made

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import matplotlib
@@ -148,3 +149,150 @@ def test_problems_first_relative_tracebacks_and_html_repr(tmp_path) -> None:
     assert 'File "<site-packages>/n.py"' in shown
     html = rs[2]._repr_html_()
     assert "A.c" in html and "refuted" in html and "<table>" in html
+
+
+# --------------------------------------------------------------------------- figure cache
+
+
+CACHED_IDS = ["DEMO.normal-cdf", "DEMO.normal-mean", "DEMO.broken"]
+
+
+def _count_drawings(monkeypatch) -> list[str]:
+    """Record the claim id of every figure that claim_figure draws."""
+    drawn: list[str] = []
+    real = plots.claim_figure
+
+    def counting(claim, records, result=None, **kw):
+        drawn.append(claim.id)
+        return real(claim, records, result, **kw)
+
+    monkeypatch.setattr(plots, "claim_figure", counting)
+    return drawn
+
+
+def test_figure_cache_serves_unchanged_figures(tmp_path: Path, monkeypatch) -> None:
+    """A rerun on cached points copies the figures (byte-identical) instead of redrawing them;
+    the broken claim (not cacheable) is drawn each time."""
+    from flatstart.validation.cache import Cache
+    from flatstart.validation.claims import last_records
+
+    cache = Cache(tmp_path / "cache")
+    drawn = _count_drawings(monkeypatch)
+    first = verify_all(CACHED_IDS, seed=2, cache=cache, resolution=False)
+    recs = {r.id: last_records(r.id) for r in first}
+    p1 = write_report(first, tmp_path / "a", records=recs, figure_cache=cache)
+    assert p1["cached_figures"] == [] and sorted(drawn) == sorted(CACHED_IDS)
+    assert cache.info()["figures"] == 4  # PNG + SVG of the two cacheable claims
+    drawn.clear()
+    again = verify_all(CACHED_IDS, seed=2, cache=cache, resolution=False)
+    assert all(pt["cached"] for r in again[:2] for pt in r.details["points"])
+    recs = {r.id: last_records(r.id) for r in again}
+    p2 = write_report(again, tmp_path / "b", records=recs, figure_cache=cache)
+    assert sorted(p2["cached_figures"]) == ["DEMO.normal-cdf", "DEMO.normal-mean"]
+    assert drawn == ["DEMO.broken"]
+    for cid in p2["cached_figures"]:
+        for a, b in zip(p1["figures"][cid], p2["figures"][cid], strict=True):
+            assert Path(a).read_bytes() == Path(b).read_bytes()
+    assert Path(p2["figures"]["DEMO.broken"][0]).stat().st_size > 1000
+    # without a figure cache every figure is drawn
+    drawn.clear()
+    write_report(again, tmp_path / "c", records=recs)
+    assert sorted(drawn) == sorted(CACHED_IDS)
+    cache.clear()
+    assert cache.info()["figures"] == 0
+
+
+def test_figure_cache_never_serves_a_figure_of_other_data(tmp_path: Path, monkeypatch) -> None:
+    """Changing a record (its key, or its outcome), the result shown, the style or the claim's
+    plot hook changes the figure key: the figure is redrawn, never copied."""
+    import dataclasses
+
+    from flatstart.validation.cache import Cache
+    from flatstart.validation.claims import get, last_records
+    from flatstart.validation.report import figure_key
+
+    cache = Cache(tmp_path / "cache")
+    res = verify_all(["DEMO.normal-mean"], seed=3, cache=cache, resolution=False)[0]
+    recs = last_records(res.id)
+    claim = get(res.id)
+    base = figure_key(res, claim, recs)
+    assert base is not None and base == figure_key(res, claim, last_records(res.id))
+    other_key = [dataclasses.replace(recs[0], key="f" * 64), *recs[1:]]
+    outcome = dataclasses.replace(recs[0].outcome, p_value=recs[0].outcome.p_value / 2)
+    other_outcome = [dataclasses.replace(recs[0], outcome=outcome), *recs[1:]]
+    other_result = dataclasses.replace(res, verdict="refuted")
+    keys = {base, figure_key(res, claim, other_key), figure_key(res, claim, other_outcome),
+            figure_key(other_result, claim, recs), figure_key(res, claim, recs, style="paper"),
+            figure_key(res, dataclasses.replace(claim, plot=lambda fig, records: None), recs)}
+    assert len(keys) == 6
+    # records without cache keys (rebuilt from results.json) or with an error: never cached
+    from flatstart.validation.report import records_from_result
+
+    assert figure_key(res, claim, records_from_result(res)) is None
+    assert figure_key(res, claim, [dataclasses.replace(recs[0], error="boom")]) is None
+    # end to end: a changed record is redrawn and its figure differs
+    drawn = _count_drawings(monkeypatch)
+    p1 = write_report([res], tmp_path / "a", records={res.id: recs}, figure_cache=cache)
+    p2 = write_report([res], tmp_path / "b", records={res.id: other_outcome},
+                      figure_cache=cache)
+    assert p1["cached_figures"] == p2["cached_figures"] == [] and len(drawn) == 2
+    assert (Path(p1["figures"][res.id][0]).read_bytes()
+            != Path(p2["figures"][res.id][0]).read_bytes())
+    p3 = write_report([res], tmp_path / "c", records={res.id: recs}, figure_cache=cache)
+    assert p3["cached_figures"] == [res.id] and len(drawn) == 2
+
+
+# --------------------------------------------------------------------------- Jupyter, problems
+
+
+def test_result_repr_html_embeds_the_figure() -> None:
+    import base64
+    import re
+
+    from flatstart.validation.report import figure_html
+
+    res = verify_all(["DEMO.normal-cdf"], seed=1, cache=False, resolution=False)[0]
+    html = res._repr_html_()
+    assert "<table>" in html and "DEMO.normal-cdf" in html
+    m = re.search(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    assert m is not None
+    assert base64.b64decode(m.group(1))[:4] == b"\x89PNG"
+    # a result read back (no records in this process for it): the default p-value figure
+    back = Result.from_dict(res.to_dict())
+    back.seed = 99  # not the latest run's: rebuilt from details
+    assert "data:image/png;base64," in figure_html(back)
+    # a claim not registered here: the table alone
+    ghost = Result.from_dict({**res.to_dict(), "id": "NOPE.ghost"})
+    assert "<table>" in ghost._repr_html_() and "<img" not in ghost._repr_html_()
+
+
+def test_results_html_table_problems_first(report) -> None:
+    from flatstart.validation.report import Results, results_html
+
+    _, results = report
+    html = results_html(results)
+    rows = re.findall(r"<tr><td>([A-Z.a-z-]+)</td>", html)
+    assert rows == ["DEMO.wrong-mean", "DEMO.broken", "DEMO.normal-cdf", "DEMO.normal-mean"]
+    assert "2 consistent, 1 refuted, 0 underpowered, 1 error" in html
+    assert "#c62828" in html and "<img" not in html
+    run = Results(results)
+    assert run._repr_html_() == html and not run.ok
+    assert run.counts() == {"consistent": 2, "refuted": 1, "underpowered": 0, "error": 1}
+    assert run.summary().splitlines()[2].startswith("DEMO.wrong-mean")
+    with_figs = Results.with_last_records(results).html(figures=True)
+    assert with_figs.count("<details>") == 4 and "data:image/png;base64," in with_figs
+
+
+def test_report_lists_problems_first_with_linked_counts_and_relative_paths(report) -> None:
+    from flatstart import validation
+
+    out, _ = report
+    html = (out / "index.html").read_text()
+    assert '<a href="#DEMO.wrong-mean">1 refuted</a>' in html
+    assert '<a href="#DEMO.broken">1 error</a>' in html and "0 underpowered" in html
+    table = html[html.index("<table>"):html.index("</table>")]
+    assert table.index("DEMO.wrong-mean") < table.index("DEMO.broken") < table.index(
+        "DEMO.normal-cdf")
+    root = str(Path(validation.__file__).resolve().parents[1])
+    assert "DEMO.broken: simulated failure" in html
+    assert root + "/" not in html and root + "/" not in (out / "summary.md").read_text()
