@@ -26,6 +26,7 @@ MODULES = [
     "benchmarks.bench_networks",
     "benchmarks.bench_curvature",
     "benchmarks.bench_training",
+    "benchmarks.bench_modules",
 ]
 
 

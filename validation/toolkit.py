@@ -28,16 +28,31 @@ an input where ``lhs > bound``: the showcase finds the counterexample to the pri
 Theorem 3.2 (:func:`gc_thm32_sides`) and none to its corrected form (docs/confusion.md).
 
 :func:`main_check_bound` is ``flatstart check-bound FILE`` (file format in docs/toolkit.md).
+
+**Any torch network** (``network={"factory": f, "input_shape": (C, H, W)}``, or
+``{"module": MyNet, "kwargs": {...}, "init": fn}``, or ``"inputs": tensor``): every quantity is
+measured on ``count`` independent copies batched with ``torch.func``
+(:mod:`flatstart.montecarlo.modules`: ``stack_module_state`` + ``vmap(functional_call)``, a loop
+with a notice when vmap cannot batch the module).
+
+**Your own quantity**: :func:`register_quantity` adds a named ``fn(model, params, batch)`` (one
+value per network) to the table behind :data:`QUANTITIES`, the same table that holds the
+built-in quantities; :func:`check_bound`, :func:`measure`, ``flatstart check-bound FILE`` and
+user claims (calling :func:`measure`) use it by name.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import html
 import inspect
+import io
 import math
 import runpy
 import sys
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,6 +72,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
+    "COSTS",
     "DIRECTIONS",
     "NETWORK_KEYS",
     "PARAMETER_NAMES",
@@ -65,17 +81,21 @@ __all__ = [
     "STATEMENTS",
     "BoundResult",
     "PointResult",
+    "Quantity",
     "SearchResult",
     "check_bound",
     "evaluate_bound",
     "gc_thm32_sides",
+    "get_quantity",
     "main_check_bound",
     "measure",
+    "register_quantity",
     "search_counterexample",
+    "unregister_quantity",
 ]
 
-#: The catalogue of measurable quantities (name -> definition). ``ℓ = ½ mean_batch ‖f(x) − y‖²``.
-QUANTITIES: dict[str, str] = {
+#: The built-in quantities (name -> definition). ``ℓ = ½ mean_batch ‖f(x) − y‖²``.
+_BUILTIN_QUANTITIES: dict[str, str] = {
     "output": "‖f(x)‖ (|f(x)| for a scalar output), first input",
     "gradient_norm": "‖∇_θ ℓ‖₂ over all parameters",
     "layer_gradient": "‖∂ℓ/∂θ_l‖₂ of layer `layer` (1-based; |∂ℓ/∂w_l| for a chain)",
@@ -89,12 +109,21 @@ QUANTITIES: dict[str, str] = {
 }
 STATEMENTS: tuple[str, ...] = ("almost_surely", "probability", "median", "mean")
 DIRECTIONS: tuple[str, ...] = ("upper", "lower")
-KINDS: tuple[str, ...] = ("chain", "mlp")
+KINDS: tuple[str, ...] = ("chain", "mlp", "module")
 #: Keys a ``network`` dict (or a grid) may set for the network and the measurement.
 NETWORK_KEYS: tuple[str, ...] = (
     "kind", "depth", "width", "widths", "init", "sigma", "bound", "activation", "residual",
     "norm", "input_dim", "output_dim", "bias", "gain", "x", "y", "batch", "layer", "lr",
     "optimizer", "threshold", "max_steps", "criterion", "probes",
+    "factory", "module", "kwargs", "input_shape", "inputs", "batching",
+)
+#: Keys only a network of your own (kind ``"module"``) takes.
+MODULE_KEYS: tuple[str, ...] = ("factory", "module", "kwargs", "input_shape", "inputs")
+#: Architecture keys of chains and MLPs; a module network passes them to its factory and
+#: refuses those the factory does not take (they would be used by the bound only).
+_ARCH_KEYS: tuple[str, ...] = (
+    "depth", "width", "widths", "sigma", "bound", "activation", "residual", "norm", "input_dim",
+    "output_dim", "bias", "gain",
 )
 #: Symbols a bound may always use (besides the keys of ``grid`` and ``network``).
 PARAMETER_NAMES: tuple[str, ...] = (
@@ -121,6 +150,192 @@ SAMPLES: dict[str, tuple[int, int, int]] = {
 }
 _BUDGET_INDEX = {"quick": 0, "standard": 1, "full": 2}
 _MAX_ELEMENTS = 2**22  # parameters x networks per chunk
+#: Cost classes of a quantity (the keys of :data:`SAMPLES`).
+COSTS: tuple[str, ...] = tuple(SAMPLES)
+_CURVATURE = ("hessian_norm", "hessian_trace", "lambda_min", "lambda_max")
+
+
+# ============================================================================ quantities
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """One entry of the quantity table (built-in or registered with :func:`register_quantity`).
+
+    Attributes:
+        name: the name :func:`check_bound` and bound files use.
+        description: what is measured (shown by :data:`QUANTITIES`).
+        cost: cost class, a key of :data:`SAMPLES` (networks per grid point by budget);
+            ``None`` for the built-ins, whose class depends on the network kind.
+        fn: the registered ``fn(model, params, batch) -> tensor`` (``None`` for a built-in).
+        builtin: one of flatstart's own quantities (cannot be replaced or unregistered).
+    """
+
+    name: str
+    description: str
+    cost: str | None = None
+    fn: Callable[..., Any] | None = field(default=None, compare=False)
+    builtin: bool = False
+
+    def measure_chunk(self, p: dict[str, Any], nets: Any, seed: int,
+                      device: str) -> tuple[np.ndarray, np.ndarray]:
+        """Values and censoring flags of this quantity on one chunk of networks."""
+        if self.builtin:
+            return _measure_builtin(self.name, p, nets, seed, device)
+        return _measure_registered(self, p, nets, seed, device)
+
+
+_TABLE: dict[str, Quantity] = {
+    name: Quantity(name, text, builtin=True) for name, text in _BUILTIN_QUANTITIES.items()
+}
+
+
+class _QuantityView(Mapping[str, str]):
+    """Read-only ``name -> description`` view of the quantity table (built-in + registered)."""
+
+    def __getitem__(self, name: str) -> str:
+        return _TABLE[name].description
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(_TABLE))
+
+    def __len__(self) -> int:
+        return len(_TABLE)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+#: Every measurable quantity, name -> definition: the built-ins and those added with
+#: :func:`register_quantity` (a live, read-only view of the quantity table).
+QUANTITIES: Mapping[str, str] = _QuantityView()
+
+
+def register_quantity(
+    name: str,
+    fn: Callable[..., Any] | None = None,
+    *,
+    description: str = "",
+    cost: str = "network",
+    replace: bool = False,
+) -> Any:
+    """Register a named quantity ``fn(model, params, batch) -> tensor`` (one value per network).
+
+    ``fn`` is called once per network, batched with ``torch.func.vmap`` over the networks
+    (a loop, with a one-line notice, if vmap cannot batch it): ``model`` is the network as a
+    stateless ``nn.Module`` (call it as ``torch.func.functional_call(model, params, (x,))``;
+    for chains and MLPs the module of ``NetworkBatch.to_module``), ``params`` that network's
+    parameters and buffers by name, ``batch = (x, y)`` the inputs ``(batch, *input_shape)``
+    and the targets ``(batch, k)`` :func:`check_bound` uses. ``fn`` returns a scalar tensor
+    (NaN or inf marks an undefined value: dropped and counted). ``torch.func.grad`` and friends
+    compose with it, e.g. ``grad(lambda p: loss(functional_call(model, p, (x,))))(params)``.
+
+    Used as ``register_quantity(name, fn, ...)`` it returns the :class:`Quantity`; as a
+    decorator, ``@register_quantity(name, description=...)``, it returns ``fn``.
+
+    Args:
+        name: a new name (not a built-in one).
+        fn: the quantity (omit it for the decorator form).
+        description: one line shown by :data:`QUANTITIES`.
+        cost: cost class, one of :data:`COSTS` (``"cheap"``, ``"network"``, ``"curvature"``,
+            ``"training"``): how many networks a grid point gets per budget (:data:`SAMPLES`).
+        replace: allow replacing a quantity registered before (never a built-in).
+
+    Raises:
+        ValueError: empty name, a built-in name, a name already registered (without
+            ``replace``), unknown cost.
+        TypeError: ``fn`` not callable or not taking ``(model, params, batch)``; a name or
+            description that is not a string.
+
+    >>> import torch
+    >>> q = register_quantity("weight_sq", lambda model, params, batch: sum(
+    ...     (p ** 2).sum() for p in params.values()), description="Σ θ²", replace=True)
+    >>> QUANTITIES["weight_sq"], q.cost
+    ('Σ θ²', 'network')
+    >>> unregister_quantity("weight_sq")
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {name!r}")
+    if not name.strip() or name != name.strip():
+        raise ValueError(f"name must be a non-empty string without surrounding spaces, got "
+                         f"{name!r}")
+    if not isinstance(description, str):
+        raise TypeError(f"description must be a string, got {description!r}")
+    cost = check_choice("cost", cost, COSTS)
+    if name in _TABLE and _TABLE[name].builtin:
+        raise ValueError(f"quantity {name!r} is a built-in quantity and cannot be registered "
+                         f"again; choose another name (built-ins: {list(_BUILTIN_QUANTITIES)})")
+    if name in _TABLE and not replace:
+        raise ValueError(f"quantity {name!r} is already registered; pass replace=True or call "
+                         f"unregister_quantity({name!r}) first")
+
+    def add(f: Any) -> Quantity:
+        if not callable(f):
+            raise TypeError(f"fn must be a callable fn(model, params, batch) -> tensor, got "
+                            f"{f!r}")
+        try:
+            inspect.signature(f).bind(None, None, None)
+        except TypeError:
+            raise TypeError(f"fn must take three arguments (model, params, batch), got "
+                            f"{getattr(f, '__name__', f)}{inspect.signature(f)}") from None
+        except ValueError:  # pragma: no cover - no signature (builtins): accept
+            pass
+        q = Quantity(name, description or getattr(f, "__name__", name), cost, f, False)
+        _TABLE[name] = q
+        return q
+
+    if fn is None:
+        def decorator(f: Callable[..., Any]) -> Callable[..., Any]:
+            add(f)
+            return f
+
+        return decorator
+    return add(fn)
+
+
+def unregister_quantity(name: str) -> None:
+    """Remove a quantity added with :func:`register_quantity` (built-ins cannot be removed).
+
+    Raises:
+        ValueError: a built-in or unknown name.
+    """
+    q = _TABLE.get(name)
+    if q is None:
+        raise ValueError(f"no registered quantity {name!r}; registered: "
+                         f"{[n for n, v in _TABLE.items() if not v.builtin]}")
+    if q.builtin:
+        raise ValueError(f"quantity {name!r} is built in and cannot be unregistered")
+    del _TABLE[name]
+
+
+def get_quantity(name: str) -> Quantity:
+    """The :class:`Quantity` registered under ``name`` (built-in or your own).
+
+    >>> get_quantity("output").builtin
+    True
+    """
+    name = check_choice("quantity", name, tuple(_TABLE))
+    return _TABLE[name]
+
+
+@contextlib.contextmanager
+def _quantity_scope() -> Iterator[None]:
+    """Quantities registered inside the block are removed (and replaced ones restored) after."""
+    saved = dict(_TABLE)
+    try:
+        yield
+    finally:
+        _TABLE.clear()
+        _TABLE.update(saved)
+
+
+def _quantity_name(quantity: Any) -> str:
+    if isinstance(quantity, Quantity):
+        if _TABLE.get(quantity.name) is not quantity:
+            raise ValueError(f"quantity {quantity.name!r} is not registered (register it with "
+                             "register_quantity)")
+        return quantity.name
+    return check_choice("quantity", quantity, tuple(_TABLE))
 
 
 # ============================================================================ bounds
@@ -258,8 +473,17 @@ def _check_network(network: Any) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"network has unknown key(s) {unknown}; allowed: {list(NETWORK_KEYS)}")
     if "kind" not in net:
-        raise ValueError(f"network needs 'kind', one of {list(KINDS)}")
+        if net.get("factory") is not None or net.get("module") is not None:
+            net["kind"] = "module"
+        else:
+            raise ValueError(f"network needs 'kind', one of {list(KINDS)} (or 'factory' / "
+                             "'module' for a torch network of your own)")
     check_choice("network['kind']", net["kind"], KINDS)
+    if net["kind"] != "module":
+        mod_keys = [k for k in MODULE_KEYS if net.get(k) is not None]
+        if mod_keys:
+            raise ValueError(f"network key(s) {mod_keys} describe a torch network of your own "
+                             f"(kind 'module'), not kind {net['kind']!r}")
     return net
 
 
@@ -294,6 +518,9 @@ def _plain(v: Any) -> Any:
 
 def _point_params(network: dict[str, Any], point: dict[str, Any], quantity: str) -> dict[str, Any]:
     """Network defaults, then ``network``, then the grid point; derived names filled in."""
+    if network.get("kind", "module" if network.get("factory") is not None
+                   or network.get("module") is not None else None) == "module":
+        return _module_params(network, point, quantity)
     p: dict[str, Any] = {"x": 1.0, "y": 1.0}
     kind = network["kind"]
     if kind == "chain":
@@ -350,6 +577,90 @@ def _point_params(network: dict[str, Any], point: dict[str, Any], quantity: str)
     return p
 
 
+def _module_params(network: dict[str, Any], point: dict[str, Any], quantity: str
+                   ) -> dict[str, Any]:
+    """Parameters of a torch network of your own (kind ``"module"``) at one grid point.
+
+    Keys of ``network`` and the grid point that the factory (or the module class) takes as
+    keyword parameters are passed to it (private key ``_forward``); the normalized factory is
+    ``_factory``. Inputs: ``inputs`` (a tensor ``(batch, *shape)``) or ``input_shape``; ``n0`` and
+    ``input_dim`` are the number of input coordinates.
+    """
+    from flatstart.montecarlo.modules import BATCHING, check_input_shape, make_factory
+
+    p: dict[str, Any] = {"x": 1.0, "y": 1.0, "batching": "auto"}
+    if quantity == "gradient_cosine":
+        p["batch"] = 2
+    if quantity == "escape_time":
+        p.update({"optimizer": "sgd", "lr": 0.1, "threshold": 0.1, "max_steps": 1000,
+                  "criterion": "loss"})
+    given = {**network, **point}
+    p.update(given)
+    p["kind"] = "module"
+    init = p.get("init")
+    if init is not None and not callable(init):
+        raise ValueError(f"network init={init!r}: for a torch network of your own, init is a "
+                         "function init(module) that re-initializes a new module in place (init "
+                         "names are for kind 'mlp' and 'chain')")
+    fac = make_factory(p.get("factory"), module=p.get("module"), kwargs=p.get("kwargs"),
+                       init=init)
+    skip = {"kind", "init", *MODULE_KEYS}
+    forward = {k: v for k, v in given.items() if k not in skip and (
+        k in fac.accepts or (fac.var_keyword and (
+            k in _ARCH_KEYS or (k not in NETWORK_KEYS and k not in PARAMETER_NAMES))))}
+    unused = [k for k in given if k in _ARCH_KEYS and k not in forward]
+    if unused:
+        k = unused[0]
+        raise ValueError(
+            f"network {k}={given[k]!r} is not a keyword parameter of {fac.name} (it takes "
+            f"{sorted(fac.accepts)}): a torch network of your own is built by its factory; "
+            f"add {k} to the factory's parameters or remove it"
+        )
+    inputs = p.get("inputs")
+    shape = p.get("input_shape")
+    if inputs is not None:
+        if not isinstance(inputs, torch.Tensor) or not inputs.is_floating_point() or (
+                inputs.ndim < 2):
+            raise ValueError(f"network inputs must be a floating tensor (batch, *input_shape), "
+                             f"got {type(inputs).__name__} "
+                             f"{tuple(getattr(inputs, 'shape', ()))}")
+        if shape is not None and tuple(inputs.shape[1:]) != check_input_shape(shape):
+            raise ValueError(f"network inputs have shape {tuple(inputs.shape)}, which does not "
+                             f"match input_shape={shape!r}")
+        if given.get("batch") is not None and given["batch"] != inputs.shape[0]:
+            raise ValueError(f"network batch={given['batch']!r} differs from the "
+                             f"{inputs.shape[0]} rows of inputs")
+        shape = tuple(inputs.shape[1:])
+        p["batch"] = int(inputs.shape[0])
+    elif shape is None:
+        raise ValueError("a torch network of your own needs input_shape (the shape of one "
+                         "input, e.g. (3, 8, 8)) or inputs (a tensor (batch, ...))")
+    p["input_shape"] = check_input_shape(shape)
+    p["n0"] = p["input_dim"] = math.prod(p["input_shape"])
+    p.setdefault("batch", 1)
+    p["batching"] = check_choice("network['batching']", p["batching"], BATCHING)
+    p["_factory"] = fac
+    p["_forward"] = forward
+    return p
+
+
+def _display_params(p: dict[str, Any]) -> dict[str, Any]:
+    """``p`` for results and summaries: private keys dropped, callables and tensors named."""
+    if p.get("kind") != "module":
+        return p
+    out: dict[str, Any] = {}
+    for k, v in p.items():
+        if k.startswith("_"):
+            continue
+        if isinstance(v, torch.Tensor):
+            out[k] = f"tensor{tuple(v.shape)}"
+        elif callable(v):
+            out[k] = getattr(v, "__qualname__", None) or getattr(v, "__name__", repr(v))
+        else:
+            out[k] = v
+    return out
+
+
 def _weight_std(p: dict[str, Any]) -> float | None:
     """Std of one weight of the first equal-width layer (chains: the weight law's std)."""
     from flatstart.montecarlo.inits import init_scale
@@ -372,6 +683,11 @@ def _weight_std(p: dict[str, Any]) -> float | None:
 def _build(p: dict[str, Any], kind: str, count: int, seed: int, device: str) -> Any:
     from flatstart.montecarlo.networks import chains, mlps
 
+    if kind == "module":
+        from flatstart.montecarlo.modules import build_modules
+
+        return build_modules(p["_factory"], count, seed, device=device, batching=p["batching"],
+                             input_shape=p["input_shape"], **p["_forward"])
     if kind == "chain":
         # exactly one law was given (checked in _point_params); sigma may be derived from it
         given = {k: p[k] for k in ("init", "bound") if p.get(k) is not None}
@@ -405,6 +721,9 @@ def _inputs(p: dict[str, Any], out_dim: int, seed: int, device: str) -> tuple[to
 
 
 def _cost_class(quantity: str, kind: str) -> str:
+    q = _TABLE.get(quantity)
+    if q is not None and q.cost is not None:
+        return q.cost
     if quantity == "escape_time":
         return "training"
     if quantity in ("hessian_norm", "hessian_trace", "lambda_min", "lambda_max"):
@@ -424,14 +743,25 @@ class _Measurement:
 
 def _measure_chunk(quantity: str, p: dict[str, Any], nets: Any, seed: int,
                    device: str) -> tuple[np.ndarray, np.ndarray]:
-    from flatstart.montecarlo import curvature as cv
+    """Values and censoring flags of ``quantity`` on one chunk: through the quantity table."""
+    q = _TABLE.get(quantity)
+    if q is None:
+        raise ValueError(f"unknown quantity {quantity!r}; allowed: {list(QUANTITIES)}")
+    return q.measure_chunk(p, nets, seed, device)
+
+
+def _measure_builtin(quantity: str, p: dict[str, Any], nets: Any, seed: int,
+                     device: str) -> tuple[np.ndarray, np.ndarray]:
     from flatstart.montecarlo.derivatives import (
         cosines_from_gram,
         flat_loss,
         gradient_norms,
         per_sample_gram,
     )
+    from flatstart.montecarlo.modules import ModuleBatch
 
+    if isinstance(nets, ModuleBatch):
+        return _measure_module(quantity, p, nets, seed, device)
     out_dim = nets.output_dim
     xt, yt = _inputs(p, out_dim, seed + 1, device)
     count = nets.count
@@ -457,39 +787,144 @@ def _measure_chunk(quantity: str, p: dict[str, Any], nets: Any, seed: int,
             raise ValueError(f"gradient_cosine needs batch >= 2, got batch={xt.shape[0]}")
         cos = cosines_from_gram(per_sample_gram(nets, xt, yt))
         return cos[:, 0, 1].double().cpu().numpy(), cens
-    if quantity in ("hessian_norm", "hessian_trace", "lambda_min", "lambda_max"):
+    if quantity in _CURVATURE:
         f, theta = flat_loss(nets, xt, yt, index=None)
-        dim = int(theta.shape[1])
-        if dim <= DENSE_HESSIAN_MAX:
-            h = cv.dense_hessian(f, theta, method="hvp")
-            h = 0.5 * (h + h.transpose(1, 2))
-            if quantity == "hessian_trace":
-                return torch.diagonal(h, dim1=1, dim2=2).sum(-1).double().cpu().numpy(), cens
-            ev = torch.linalg.eigvalsh(h).double().cpu().numpy()
-            lo, hi = ev[:, 0], ev[:, -1]
-        else:
-            if quantity == "hessian_trace":
-                tr = cv.hutchinson_trace(f, theta, probes=int(p.get("probes", 100)), seed=seed)
-                return np.asarray(tr.estimate, dtype=np.float64).reshape(count), cens
-            er = cv.extreme_eigenvalues(f, theta, k=1, which="both", seed=seed, tol=1e-8)
-            vals = np.asarray(er.values, dtype=np.float64).reshape(count, -1)
-            lo, hi = vals[:, 0], vals[:, -1]
-        if quantity == "lambda_min":
-            return lo, cens
-        if quantity == "lambda_max":
-            return hi, cens
-        return np.maximum(np.abs(lo), np.abs(hi)), cens
+        return _curvature(quantity, f, theta, p, seed, count, cens)
     if quantity == "escape_time":
-        from flatstart.montecarlo.training import escape_times
-
-        res = escape_times(
-            nets, (xt, yt), optimizer=p["optimizer"], lr=float(p["lr"]),
-            threshold=float(p["threshold"]), max_steps=int(p["max_steps"]),
-            criterion=p["criterion"], loss="half_mse", seed=seed,
-        )
-        return (res.times.double().cpu().numpy(),
-                res.censored.cpu().numpy().astype(bool))
+        return _escape(p, nets, xt, yt, seed)
     raise ValueError(f"unknown quantity {quantity!r}; allowed: {list(QUANTITIES)}")
+
+
+def _curvature(quantity: str, f: Callable[[torch.Tensor], torch.Tensor], theta: torch.Tensor,
+               p: dict[str, Any], seed: int, count: int, cens: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Hessian extremes / trace of the flat losses ``f`` at ``theta`` ``(count, P)``: dense up
+    to :data:`DENSE_HESSIAN_MAX` parameters, else Lanczos and Hutchinson."""
+    from flatstart.montecarlo import curvature as cv
+
+    dim = int(theta.shape[1])
+    if dim <= DENSE_HESSIAN_MAX:
+        h = cv.dense_hessian(f, theta, method="hvp")
+        h = 0.5 * (h + h.transpose(1, 2))
+        if quantity == "hessian_trace":
+            return torch.diagonal(h, dim1=1, dim2=2).sum(-1).double().cpu().numpy(), cens
+        ev = torch.linalg.eigvalsh(h).double().cpu().numpy()
+        lo, hi = ev[:, 0], ev[:, -1]
+    else:
+        if quantity == "hessian_trace":
+            tr = cv.hutchinson_trace(f, theta, probes=int(p.get("probes", 100)), seed=seed)
+            return np.asarray(tr.estimate, dtype=np.float64).reshape(count), cens
+        er = cv.extreme_eigenvalues(f, theta, k=1, which="both", seed=seed, tol=1e-8)
+        vals = np.asarray(er.values, dtype=np.float64).reshape(count, -1)
+        lo, hi = vals[:, 0], vals[:, -1]
+    if quantity == "lambda_min":
+        return lo, cens
+    if quantity == "lambda_max":
+        return hi, cens
+    return np.maximum(np.abs(lo), np.abs(hi)), cens
+
+
+def _escape(p: dict[str, Any], nets: Any, xt: torch.Tensor, yt: torch.Tensor, seed: int
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Escape times (:func:`flatstart.montecarlo.training.escape_times`) and censoring."""
+    from flatstart.montecarlo.training import escape_times
+
+    res = escape_times(
+        nets, (xt, yt), optimizer=p["optimizer"], lr=float(p["lr"]),
+        threshold=float(p["threshold"]), max_steps=int(p["max_steps"]),
+        criterion=p["criterion"], loss="half_mse", seed=seed,
+    )
+    return (res.times.double().cpu().numpy(),
+            res.censored.cpu().numpy().astype(bool))
+
+
+def _module_io(p: dict[str, Any], mb: Any, seed: int, device: str
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flat inputs ``(batch, n0)`` (given ``inputs``, or seeded with coordinates of RMS size
+    ``x`` as for MLPs) and targets ``y`` everywhere, ``(batch, k)``, of a module network."""
+    if p.get("inputs") is not None:
+        inp = p["inputs"]
+        xt = inp.detach().reshape(inp.shape[0], -1).to(dtype=torch.float64, device=device)
+    else:
+        xt, _ = _inputs(p, 1, seed, device)
+    k = math.prod(mb.output_shape(xt))
+    yt = torch.full((xt.shape[0], k), float(p["y"]), dtype=torch.float64, device=xt.device)
+    return xt, yt
+
+
+def _module_layer(p: dict[str, Any], mb: Any, quantity: str) -> list[int]:
+    """Indices (into ``mb.parameters()``) of the parameters of layer ``p["layer"]``: a 1-based
+    index into ``mb.layer_groups()`` or a module name (prefix of the parameter names)."""
+    layer = p.get("layer")
+    if layer is None:
+        _missing("layer", quantity)
+    groups = mb.layer_groups()
+    if isinstance(layer, str):
+        idx = [i for i, n in enumerate(mb.names) if n == layer or n.startswith(layer + ".")]
+        if not idx:
+            raise ValueError(f"layer {layer!r} names no parameters; layers (modules owning "
+                             f"parameters): {[g for g, _ in groups]}")
+        return idx
+    li = check_int("layer", layer, minimum=1, maximum=len(groups))
+    return groups[li - 1][1]
+
+
+def _measure_module(quantity: str, p: dict[str, Any], mb: Any, seed: int,
+                    device: str) -> tuple[np.ndarray, np.ndarray]:
+    """Built-in quantities on copies of a torch network of your own
+    (:mod:`flatstart.montecarlo.modules`; batched with vmap, or the loop fallback)."""
+    from flatstart.montecarlo import modules as mm
+    from flatstart.montecarlo.derivatives import cosines_from_gram
+
+    xt, yt = _module_io(p, mb, seed + 1, device)
+    count = mb.count
+    cens = np.zeros(count, dtype=bool)
+    if quantity in ("output", "norm_ratio"):
+        out = mm.outputs(mb, xt)
+        if quantity == "output":
+            return out[:, 0, :].norm(dim=-1).double().cpu().numpy(), cens
+        ratio = out[:, 0, :].square().sum(-1) / xt[0].square().sum()
+        return ratio.double().cpu().numpy(), cens
+    if quantity in ("gradient_norm", "layer_gradient"):
+        grads = mm.gradients(mb, xt, yt)
+        sq = torch.stack([g.reshape(count, -1).double().square().sum(dim=1) for g in grads], 1)
+        if quantity == "gradient_norm":
+            return sq.sum(dim=1).sqrt().cpu().numpy(), cens
+        idx = _module_layer(p, mb, quantity)
+        return sq[:, idx].sum(dim=1).sqrt().cpu().numpy(), cens
+    if quantity == "gradient_cosine":
+        if xt.shape[0] < 2:
+            raise ValueError(f"gradient_cosine needs batch >= 2, got batch={xt.shape[0]}")
+        cos = cosines_from_gram(mm.per_sample_gram(mb, xt, yt))
+        return cos[:, 0, 1].double().cpu().numpy(), cens
+    if quantity in _CURVATURE:
+        f, theta = mm.flat_loss(mb, xt, yt)
+        return _curvature(quantity, f, theta, p, seed, count, cens)
+    if quantity == "escape_time":
+        return _escape(p, mb, xt, yt, seed)
+    raise ValueError(f"unknown quantity {quantity!r}; allowed: {list(QUANTITIES)}")
+
+
+def _measure_registered(q: Quantity, p: dict[str, Any], nets: Any, seed: int,
+                        device: str) -> tuple[np.ndarray, np.ndarray]:
+    """A registered ``fn(model, params, batch)`` on every network of the chunk (vmap over the
+    networks, or the loop fallback); chains and MLPs through their ``to_module`` modules."""
+    from flatstart.montecarlo.modules import ModuleBatch, quantity_values
+
+    if isinstance(nets, ModuleBatch):
+        mb = nets
+        xt, yt = _module_io(p, mb, seed + 1, device)
+    else:
+        mb = ModuleBatch.from_networks(nets, batching=p.get("batching", "auto"))
+        xt, yt = _inputs(p, nets.output_dim, seed + 1, device)
+    assert q.fn is not None
+    try:
+        vals = quantity_values(mb, q.fn, xt, yt)
+    except (ValueError, TypeError):
+        raise
+    except Exception as exc:  # the user's function: a clear error naming it
+        raise ValueError(f"quantity {q.name!r} failed: {type(exc).__name__}: {exc}") from exc
+    return vals.cpu().numpy(), np.zeros(mb.count, dtype=bool)
 
 
 def _missing(name: str, quantity: str) -> int:
@@ -511,12 +946,21 @@ def measure(
     Networks are built in chunks (memory), chunk ``c`` with seed
     ``SeedSequence([seed, point_index, c])``; values of undefined measurements (the cosine of a
     zero gradient) are dropped and counted. Pure Monte Carlo: no theory formula is used.
+
+    ``quantity`` is any name of :data:`QUANTITIES` (built-in or registered with
+    :func:`register_quantity`) or a registered :class:`Quantity`. For a torch network of your
+    own ``params`` may simply be its ``network`` dict (``{"module": Net, "input_shape": (8,)}``;
+    copy ``i`` of chunk ``c`` is ``modules.module_copy(factory, modules.copy_seed(chunk seed,
+    i))``), which is how a user claim's ``simulate`` measures one.
     """
-    quantity = check_choice("quantity", quantity, tuple(QUANTITIES))
+    quantity = _quantity_name(quantity)
+    if "_factory" not in params and (params.get("kind") == "module" or params.get(
+            "factory") is not None or params.get("module") is not None):
+        params = _point_params(_check_network(params), {}, quantity)  # a network dict
     kind = params["kind"]
     probe = _build(dict(params), kind, 1, 0, device)
     per_net = max(1, probe.parameter_count)
-    if quantity in ("hessian_norm", "hessian_trace", "lambda_min", "lambda_max"):
+    if quantity in _CURVATURE:
         per_net *= min(per_net, DENSE_HESSIAN_MAX) + 1
     chunk = max(1, min(count, _MAX_ELEMENTS // per_net))
     vals, cens, seeds = [], [], []
@@ -839,6 +1283,40 @@ class BoundResult:
             "budget": self.budget, "seed": self.seed, "bound": self.bound_text,
         }
 
+    def _repr_html_(self) -> str:
+        """Jupyter display: the verdict, a table of the grid points with their p-values (raw and
+        Holm-adjusted) and the figure embedded as a base64 PNG."""
+        esc = html.escape
+        color = _COLORS["violated" if self.holds is False else
+                        ("holds" if self.holds else "underpowered")]
+        claim, _, rest = self.summary().partition("\n")
+        head = [*self.grid_keys, "n", "violations", "measured", "bound", "tightness", "p",
+                "p (Holm)", "verdict"]
+        rows = []
+        for pt in self.points:
+            cells = [str(pt.params.get(k)) for k in self.grid_keys] + [
+                str(pt.n), str(pt.violations) + (f" (+{pt.unknown}?)" if pt.unknown else ""),
+                f"{pt.measured:.4g}", f"{pt.bound:.4g}", f"{pt.tightness:.3g}",
+                f"{pt.p_value:.3g}", f"{pt.adjusted_p:.3g}",
+            ]
+            tds = "".join(f"<td>{esc(c)}</td>" for c in cells)
+            rows.append(f"<tr>{tds}<td style=\"color:{_COLORS[pt.verdict]}\">"
+                        f"{esc(pt.verdict)}</td></tr>")
+        buf = io.BytesIO()
+        self.figure.savefig(buf, format="png", dpi=80)
+        png = base64.b64encode(buf.getvalue()).decode("ascii")
+        ths = "".join(f"<th>{esc(h)}</th>" for h in head)
+        notes = "".join(f"<li>{esc(line)}</li>" for line in rest.splitlines()[1:])
+        return (
+            f"<div class=\"flatstart-bound\"><p><b>{esc(claim)}</b><br>"
+            f"<span style=\"color:{color}\"><b>{esc(self.verdict.upper())}</b></span> "
+            f"over {len(self.points)} grid point(s) (alpha = {self.alpha}, Holm over the grid, "
+            f"budget {esc(self.budget)}, seed {self.seed})</p>"
+            + (f"<ul>{notes}</ul>" if notes else "")
+            + f"<table><thead><tr>{ths}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            f"<img alt=\"measured vs bound\" src=\"data:image/png;base64,{png}\"/></div>"
+        )
+
 
 _COLORS = {"holds": "#2e7d32", "violated": "#c62828", "underpowered": "#ef6c00",
            "inconclusive": "#6a1b9a"}
@@ -946,10 +1424,17 @@ def check_bound(
     Args:
         bound: sympy expression (or string) in the parameter names, or ``callable(**params)``.
             Symbols must be keys of ``grid`` or ``network`` or :data:`PARAMETER_NAMES`.
-        quantity: a key of :data:`QUANTITIES`.
+        quantity: a key of :data:`QUANTITIES` (built-in or added with
+            :func:`register_quantity`) or a registered :class:`Quantity`.
         statement: ``"almost_surely"``, ``"probability"``, ``"median"`` or ``"mean"``.
         grid: dict of lists; the Cartesian product is checked (non-empty).
-        network: ``kind`` (``"chain"``/``"mlp"``) and any of :data:`NETWORK_KEYS`: ``depth``,
+        network: ``kind`` (``"chain"``/``"mlp"``/``"module"``) and any of :data:`NETWORK_KEYS`.
+            A torch network of your own (kind ``"module"``, implied by ``factory``/``module``):
+            ``factory`` (``seed -> nn.Module``) or ``module`` (an ``nn.Module`` class) with
+            ``kwargs`` and ``init`` (``init(module)``), ``input_shape`` (one input's shape) or
+            ``inputs`` (a tensor ``(batch, ...)``), ``batching`` (``"auto"``, ``"vmap"``,
+            ``"loop"``); keys of ``network`` and ``grid`` that the factory takes as keyword
+            parameters are passed to it. Chains and MLPs: ``depth``,
             ``width``/``widths``, ``init`` (chains: or ``sigma``/``bound``), ``activation``,
             ``residual``, ``norm``, ``input_dim``, ``output_dim``, ``x`` and ``y`` (input RMS
             coordinate and target, default 1, 1), ``layer``, ``batch``, and for escape times
@@ -976,7 +1461,7 @@ def check_bound(
     >>> r.holds
     True
     """
-    quantity = check_choice("quantity", quantity, tuple(QUANTITIES))
+    quantity = _quantity_name(quantity)
     statement = check_choice("statement", statement, STATEMENTS)
     direction = check_choice("direction", direction, DIRECTIONS)
     alpha = check_probability("alpha", alpha)
@@ -1001,6 +1486,7 @@ def check_bound(
         _BUDGET_INDEX[budget]]
 
     results: list[PointResult] = []
+    full: list[dict[str, Any]] = []
     for i, point in enumerate(points):
         params = _point_params(net, point, quantity)
         if delta is not None and "delta" not in point:
@@ -1012,7 +1498,9 @@ def check_bound(
         if not math.isfinite(b):
             raise ValueError(f"bound is not finite at {_short(point)}: {b}")
         meas = measure(quantity, params, count, seed, device, point_index=i)
-        results.append(_test_point(meas, b, statement, direction, d_here, alpha, params))
+        full.append(params)
+        results.append(_test_point(meas, b, statement, direction, d_here, alpha,
+                                   _display_params(params)))
 
     pvals = [pt.p_value for pt in results]
     rej, adj = holm(pvals, alpha)
@@ -1025,18 +1513,23 @@ def check_bound(
         elif pt.verdict == "holds" and statement == "almost_surely" and pt.violations:
             pt.verdict = "violated"  # pragma: no cover - p = 0 always rejects
     failures = []
-    for pt in results:
+    for pt, params in zip(results, full, strict=True):
         if pt.verdict != "violated":
             continue
         w = pt.worst
-        failures.append({
+        failure = {
             "params": {k: v for k, v in pt.params.items()}, "seed": w.get("seed"),
             "index": w.get("index"), "count": w.get("chunk_size"), "value": w["value"],
             "bound": pt.bound,
             "measured": pt.measured, "violations": pt.violations, "n": pt.n,
             "p_value": pt.adjusted_p,
-            "reproduce": _reproduce(pt.params, w),
-        })
+            "reproduce": _reproduce(params, w),
+        }
+        if params["kind"] == "module" and w.get("seed") is not None:
+            from flatstart.montecarlo.modules import copy_seed
+
+            failure["copy_seed"] = copy_seed(w["seed"], w["index"])
+        failures.append(failure)
     if failures:
         holds: bool | None = False
     elif any(pt.verdict != "holds" for pt in results):
@@ -1052,6 +1545,17 @@ def check_bound(
 
 
 def _reproduce(params: dict[str, Any], worst: dict[str, Any]) -> str:
+    if params["kind"] == "module":
+        from flatstart.montecarlo.modules import copy_seed
+
+        fac = params["_factory"]
+        what = (fac.name if fac.fn is not None else
+                f"make_factory(module={fac.name}, kwargs={fac.kwargs!r}"
+                + (f", init={getattr(fac.init, '__name__', fac.init)}" if fac.init else "") + ")")
+        kw = "".join(f", {k}={v!r}" for k, v in params["_forward"].items())
+        cs = (copy_seed(worst["seed"], worst["index"]) if worst.get("seed") is not None
+              else None)
+        return f"flatstart.montecarlo.modules.module_copy({what}, seed={cs}{kw})"
     keys = ("depth", "width", "init", "sigma", "bound", "activation", "residual", "norm",
             "input_dim", "output_dim")
     args = ", ".join(f"{k}={params[k]!r}" for k in keys
@@ -1077,10 +1581,18 @@ def main_check_bound(path: str | Path, out: str | Path | None = None) -> int:
     ``samples`` (the keyword arguments of :func:`check_bound`). Prints the summary and the
     table, writes ``<stem>-check.png`` next to the file (or into ``out``).
 
+    Quantities the file registers (:func:`register_quantity`) are removed again afterwards, so
+    the same file can run twice in one process.
+
     Returns:
         0 the bound holds, 1 it is violated, 2 usage error (missing file, bad definitions),
         3 underpowered / inconclusive.
     """
+    with _quantity_scope():
+        return _main_check_bound(path, out)
+
+
+def _main_check_bound(path: str | Path, out: str | Path | None) -> int:
     p = Path(path)
     if not p.is_file():
         print(f"flatstart check-bound: error: no such file {str(p)!r}", file=sys.stderr)
