@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from flatstart.montecarlo import curvature
-from flatstart.montecarlo.lanczos import lanczos, ritz
+from flatstart.montecarlo.curvature.lanczos import lanczos, ritz
 
 DT = torch.float64
 

@@ -34,6 +34,7 @@ from typing import Any
 import torch
 
 from flatstart.montecarlo import derivatives as D
+from flatstart.montecarlo import per_sample as PS
 from flatstart.montecarlo.networks import chains, mlps
 
 F64 = torch.float64
@@ -157,11 +158,11 @@ def bench_per_sample(quick: bool) -> list[dict[str, Any]]:
     g = torch.Generator().manual_seed(1)
     x = torch.randn((batch, width), generator=g, dtype=F64)
     y = torch.randn((batch, 1), generator=g, dtype=F64)
-    t_vmap = median_time(lambda: D.per_sample_gradients(nets, x, y), repeats=5)
+    t_vmap = median_time(lambda: PS.per_sample_gradients(nets, x, y, method="vmap"), repeats=5)
     t_layer = median_time(
-        lambda: D.per_sample_gradients(nets, x, y, method="layerwise"), repeats=5
+        lambda: PS.per_sample_gradients(nets, x, y, method="layerwise"), repeats=5
     )
-    t_loop = median_time(lambda: D.per_sample_gradients_reference(nets, x, y),
+    t_loop = median_time(lambda: PS.per_sample_gradients_reference(nets, x, y),
                          repeats=3 if quick else 5)
     name = f"per-sample grads: {count} MLP w{width} d{depth}, N={batch}"
     return [
@@ -179,10 +180,10 @@ def bench_gram(quick: bool) -> dict[str, Any]:
     g = torch.Generator().manual_seed(1)
     x = torch.randn((batch, 64), generator=g, dtype=F64)
     y = torch.randn((batch, 1), generator=g, dtype=F64)
-    t_fast = median_time(lambda: D.per_sample_gram(nets, x, y), repeats=7)
-    t_ref = median_time(lambda: D.per_sample_gram_reference(nets, x, y), repeats=3)
-    ref = D.per_sample_gram_reference(nets, x, y)
-    err = ((D.per_sample_gram(nets, x, y) - ref).abs().max() / ref.abs().max()).item()
+    t_fast = median_time(lambda: PS.per_sample_gram(nets, x, y), repeats=7)
+    t_ref = median_time(lambda: PS.per_sample_gram_reference(nets, x, y), repeats=3)
+    ref = PS.per_sample_gram_reference(nets, x, y)
+    err = ((PS.per_sample_gram(nets, x, y) - ref).abs().max() / ref.abs().max()).item()
     return {
         "name": f"per-sample Gram: {count} MLP(s) in64 w{width} d{depth}, N={batch}, "
                 f"P={nets.parameter_count:,}",

@@ -7,7 +7,7 @@ Run ``python -m benchmarks.bench_training [--quick]``; prints a markdown table.
    of ``nn.Module`` chains (``NetworkBatch.to_module``) with ``torch.optim.SGD``; the loop is timed
    on a subset and extrapolated linearly in the number of networks (target ≥ 50×).
 2. Confusion statistics for a 256-sample batch on an MLP with ~10⁵ parameters: the layer-wise
-   Gram route (:func:`flatstart.montecarlo.confusion.per_sample_gram`) vs materialized per-sample
+   Gram route (:func:`flatstart.montecarlo.per_sample.per_sample_gram`) vs materialized per-sample
    gradients (``torch.func`` vjp/vmap) + matmul, each followed by
    :func:`flatstart.montecarlo.confusion.confusion_stats`.
 """
@@ -21,13 +21,13 @@ from collections.abc import Callable
 
 import torch
 
-from flatstart.montecarlo.confusion import (
-    confusion_stats,
+from flatstart.montecarlo.confusion import confusion_stats
+from flatstart.montecarlo.networks import chains, mlps
+from flatstart.montecarlo.per_sample import (
     gram_from_gradients,
     per_sample_gradients,
     per_sample_gram,
 )
-from flatstart.montecarlo.networks import chains, mlps
 from flatstart.montecarlo.training import train
 
 
@@ -70,11 +70,12 @@ def bench_confusion(width: int, depth: int, batch: int, repeats: int) -> dict:
     x = torch.randn(batch, width, generator=gen, dtype=torch.float64)
     y = torch.randn(batch, 1, generator=gen, dtype=torch.float64)
     p = nets.parameter_count
-    gram_t = _time(lambda: confusion_stats(per_sample_gram(nets, x, y)), repeats)
-    grads_t = _time(lambda: confusion_stats(gram_from_gradients(per_sample_gradients(nets, x, y))),
-                    repeats)
-    k1 = per_sample_gram(nets, x, y)
-    k2 = gram_from_gradients(per_sample_gradients(nets, x, y))
+    gram_t = _time(lambda: confusion_stats(per_sample_gram(nets, x, y, "mse")), repeats)
+    grads_t = _time(
+        lambda: confusion_stats(gram_from_gradients(per_sample_gradients(nets, x, y, "mse"))),
+        repeats)
+    k1 = per_sample_gram(nets, x, y, "mse")
+    k2 = gram_from_gradients(per_sample_gradients(nets, x, y, "mse"))
     err = float((k1 - k2).abs().max() / k2.abs().max())
     return {"name": f"confusion stats, N={batch}, MLP {p} params", "fast": gram_t,
             "slow": grads_t, "slow_note": f"per-sample grads + matmul (max rel diff {err:.1e})"}

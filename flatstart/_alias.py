@@ -49,8 +49,30 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
                                               _AliasLoader(self.real + fullname[len(self.bare):]))
 
 
+class _PackageView(types.ModuleType):
+    """The bare top-level name: a view whose attributes are the real package's.
+
+    Not the package object itself: the import system sets every imported submodule as an
+    attribute of its parent (``import validation.claims`` would otherwise overwrite the
+    function ``flatstart.validation.claims`` with the module of the same name); such writes
+    land on this view, reads fall through to the real package.
+    """
+
+    def __init__(self, bare: str, package: types.ModuleType) -> None:
+        super().__init__(bare, package.__doc__)
+        self.__dict__["_package"] = package
+        self.__path__ = list(getattr(package, "__path__", []))
+        self.__file__ = getattr(package, "__file__", None)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__dict__["_package"], name)
+
+
 def alias(bare: str) -> types.ModuleType:
     """Make ``bare`` and ``bare.*`` the modules of ``flatstart.<bare>``; returns the package.
+
+    Every submodule is the real one (one copy of every class and registry); the bare package
+    name itself is a read-through view of ``flatstart.<bare>`` (see :class:`_PackageView`).
 
     >>> import flatstart.theory.laws
     >>> alias("theory").laws is flatstart.theory.laws
@@ -60,5 +82,8 @@ def alias(bare: str) -> types.ModuleType:
     package = importlib.import_module(real)
     if not any(isinstance(f, _AliasFinder) and f.bare == bare for f in sys.meta_path):
         sys.meta_path.insert(0, _AliasFinder(bare, real))
-    sys.modules[bare] = package
+    view = sys.modules.get(bare)
+    if not (isinstance(view, _PackageView) and view.__dict__["_package"] is package):
+        view = _PackageView(bare, package)
+        sys.modules[bare] = view
     return package

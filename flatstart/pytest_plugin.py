@@ -24,7 +24,7 @@ import pytest
 
 __all__ = ["ClaimFailure", "ClaimItem"]
 
-_BUDGETS = ("quick", "standard", "full")  # flatstart.validation.sweeps.BUDGETS (not imported)
+_BUDGETS = ("quick", "standard", "full")  # flatstart.validation.grid.BUDGETS (not imported)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -27,9 +27,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from flatstart._checks import check_choice, check_int
+from flatstart._checks import check_int
 from flatstart.montecarlo.data import Dataset, as_dataset
-from flatstart.montecarlo.training import LOSSES, network_losses, train
+from flatstart.montecarlo.losses import network_loss
+from flatstart.montecarlo.training import check_training_loss, train
 
 __all__ = [
     "default_alphas",
@@ -128,10 +129,10 @@ def interpolate(
     """:func:`interpolate_fn` with the full-data loss of a ``NetworkBatch`` (all networks at
     once; ``params`` with the leading network dimension)."""
     ds = as_dataset(data)
-    check_choice("loss", loss, LOSSES)
+    loss = check_training_loss(loss, "interpolate")
 
     def f(ps: list[Tensor]) -> Tensor:
-        return network_losses(nets.forward(ds.x, params=ps), ds.y, loss)
+        return network_loss(nets.forward(ds.x, params=ps), ds.y, loss)
 
     return interpolate_fn(f, params1, params2, alphas)
 

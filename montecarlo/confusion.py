@@ -2,8 +2,10 @@
 
 Per-sample gradients are ``g_i = ∇_θ ℓ_i(θ)`` with ``ℓ_i`` the loss of sample ``i`` in the
 forward pass of the whole batch (identical to the single-sample gradient unless the network
-has batch-norm, where ``ℓ_i`` depends on the batch statistics).  Losses follow
-:mod:`flatstart.montecarlo.training` (``"mse"`` = ``(f − y)²`` averaged over output coordinates).
+has batch-norm, where ``ℓ_i`` depends on the batch statistics), from
+:mod:`flatstart.montecarlo.per_sample`.  Losses are the names of
+:mod:`flatstart.montecarlo.losses` (default ``"mse"`` = ``(f − y)²`` averaged over the output
+coordinates, as in training).
 
 Confusion [paper: Sankararaman et al. 2020, Def. 2.1]: ``{ℓ_i}`` has confusion bound ``η``
 at θ if ``⟨g_i, g_j⟩ ≥ −η`` for all ``i ≠ j``; the statistics here summarize the
@@ -19,7 +21,7 @@ batches of size B have ``E|G_B|² = |G|² + tr Σ / B`` exactly).
 >>> from flatstart.montecarlo.networks import mlps
 >>> nets = mlps(2, 4, 2, input_dim=3, output_dim=1, seed=0)
 >>> x = torch.randn(5, 3, dtype=torch.float64); y = torch.randn(5, 1, dtype=torch.float64)
->>> K = per_sample_gram(nets, x, y)
+>>> K = per_sample_gram(nets, x, y, "mse")
 >>> tuple(K.shape), tuple(confusion_stats(K)["cos_min"].shape)
 ((2, 5, 5), (2,))
 """
@@ -37,7 +39,14 @@ from torch import Tensor
 
 from flatstart._checks import check_choice, check_int, check_positive, check_probability
 from flatstart.montecarlo.data import Dataset, as_dataset, sphere_inputs
-from flatstart.montecarlo.training import LOSSES, grad_norms, loss_and_grads, per_sample_losses
+from flatstart.montecarlo.per_sample import (
+    flat_per_sample,
+    gram_from_gradients,
+    per_sample_gradients,
+    per_sample_gram,
+    stacked_params,
+)
+from flatstart.montecarlo.training import check_training_loss, grad_norms, loss_and_grads
 
 __all__ = [
     "NoiseScale",
@@ -45,124 +54,18 @@ __all__ = [
     "confusion_over_training",
     "confusion_stats_reference",
     "confusion_sweep",
-    "flat_per_sample",
-    "gram_from_gradients",
+    "exact_noise_scale",
     "layer_groups",
     "minibatch_confusion",
     "noise_scale",
     "noise_scale_from_gram",
     "pairwise_offdiag",
-    "per_sample_gradients",
-    "per_sample_gram",
     "two_batch_noise_scale",
+    "with_replacement_pair_products",
 ]
 
 
-# ---------------------------------------------------------------------------- gradients
-def _params(nets: Any, params: Sequence[Tensor] | None) -> list[Tensor]:
-    if not hasattr(nets, "forward") or not hasattr(nets, "parameters"):
-        raise TypeError(f"nets must be a NetworkBatch, got {type(nets).__name__}")
-    return [p.detach() for p in (nets.parameters() if params is None else params)]
-
-
-def _xy(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    if not isinstance(x, Tensor) or not isinstance(y, Tensor):
-        raise TypeError("x and y must be tensors")
-    if y.dim() == 1:
-        y = y[:, None]
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x and y must have the same number of samples, got {x.shape[0]} "
-                         f"and {y.shape[0]}")
-    return x, y
-
-
-def per_sample_gradients(
-    nets: Any, x: Tensor, y: Tensor, loss: str = "mse", params: Sequence[Tensor] | None = None,
-    chunk_size: int | None = None,
-) -> list[Tensor]:
-    """Per-sample gradients ``g_i = ∇ℓ_i`` of every network: list of ``(count, N, *shape)``.
-
-    Computed as the Jacobian of the per-sample loss vector by ``torch.func.vmap`` over
-    ``vjp`` with one-hot cotangents (sample ``i``'s cotangent is 1 in column ``i`` of every
-    network, which by independence of the networks gives each network its own ``g_i``).
-    """
-    check_choice("loss", loss, LOSSES)
-    x, y = _xy(x, y)
-    theta = _params(nets, params)
-    count, n = theta[0].shape[0], x.shape[0]
-
-    def f(*ps: Tensor) -> Tensor:
-        return per_sample_losses(nets.forward(x, params=list(ps)), y, loss)
-
-    res = torch.func.vjp(f, *theta)
-    out, vjp_fn = res[0], res[1]
-    eye = torch.eye(n, dtype=out.dtype, device=out.device)
-    cot = eye[:, None, :].expand(n, count, n)
-    grads = torch.func.vmap(vjp_fn, chunk_size=chunk_size)(cot)
-    return [g.movedim(0, 1).contiguous() for g in grads]
-
-
-def flat_per_sample(grads: Sequence[Tensor]) -> Tensor:
-    """Concatenate per-sample gradients ``(count, N, *shape)`` into ``(count, N, P)``."""
-    return torch.cat([g.reshape(g.shape[0], g.shape[1], -1) for g in grads], dim=2)
-
-
-def gram_from_gradients(grads: Sequence[Tensor]) -> Tensor:
-    """Gram matrices ``K_ij = ⟨g_i, g_j⟩`` ``(count, N, N)`` from per-sample gradients."""
-    g = flat_per_sample(grads)
-    return g @ g.transpose(1, 2)
-
-
-def per_sample_gram(
-    nets: Any, x: Tensor, y: Tensor, loss: str = "mse", params: Sequence[Tensor] | None = None,
-    *, method: str = "auto",
-) -> Tensor:
-    """Gram matrix of per-sample gradients ``(count, N, N)``.
-
-    ``method="auto"`` uses the layer-wise route
-    :func:`flatstart.montecarlo.derivatives.per_sample_gram`
-    (activations × backprop signals, no per-sample gradients materialized) for
-    ``loss ∈ {"mse", "half_mse"}`` without batch-norm, rescaled to this module's loss
-    convention (``derivatives`` uses ``ℓ_i = ½‖f − y‖²``; ``"mse"`` here is ``(2/k)`` times
-    that and ``"half_mse"`` ``1/k`` times, ``k`` = output width, so the Gram scales by the
-    square); otherwise (``method="explicit"``, logistic loss or batch-norm) it forms
-    ``g gᵀ`` from :func:`per_sample_gradients`.
-    """
-    check_choice("loss", loss, LOSSES)
-    check_choice("method", method, ["auto", "explicit"])
-    x, y = _xy(x, y)
-    if method == "auto" and loss != "logistic" and getattr(nets, "norm", None) != "batch":
-        fast = _fast_gram(nets, x, y, loss, params)
-        if fast is not None:
-            return fast
-    return gram_from_gradients(per_sample_gradients(nets, x, y, loss, params))
-
-
-def _fast_gram(
-    nets: Any, x: Tensor, y: Tensor, loss: str, params: Sequence[Tensor] | None
-) -> Tensor | None:
-    try:
-        from flatstart.montecarlo import derivatives  # noqa: PLC0415
-        from flatstart.montecarlo.networks import NetworkBatch  # noqa: PLC0415
-    except ImportError:  # pragma: no cover - the module ships with the package
-        return None
-    fn = getattr(derivatives, "per_sample_gram", None)
-    if fn is None or not isinstance(nets, NetworkBatch):
-        return None
-    if params is not None:
-        ps = [p.detach() for p in params]
-        nets._check_params(ps)
-        nets = NetworkBatch(
-            builder=nets.builder, layers=nets.layers, params=ps, activation=nets.activation,
-            init=nets.init, bias=nets.bias, residual=nets.residual, norm=nets.norm,
-            norm_affine=nets.norm_affine, dtype=nets.dtype, device=nets.device,
-            seed=nets.seed, arguments=nets.arguments,
-        )
-    k = nets.output_dim
-    scale = (2.0 / k) if loss == "mse" else (1.0 / k)
-    return fn(nets, x, y) * scale**2
-
-
+# ---------------------------------------------------------------------------- layers
 def layer_groups(nets: Any, n_params: int) -> list[int]:
     """Layer index of every parameter tensor: ``nets.parameter_layers()`` when available
     (weights, biases and norm affines of a layer share its index), else one layer per tensor.
@@ -312,8 +215,8 @@ def minibatch_confusion(
     batch_size = check_int("batch_size", batch_size)
     pairs = check_int("pairs", pairs)
     check_choice("method", method, ["direct", "gram"])
-    check_choice("loss", loss, LOSSES)
-    theta = _params(nets, params)
+    loss = check_training_loss(loss, "minibatch_confusion")
+    theta = stacked_params(nets, params)
     idx = _pair_indices(ds.n, batch_size, pairs, check_int("seed", seed, minimum=0))
     cos_l, inner_l = [], []
     if method == "gram":
@@ -470,6 +373,22 @@ def noise_scale(
     )
 
 
+def exact_noise_scale(
+    nets: Any, data: Dataset | tuple[Tensor, Tensor], loss: str = "mse",
+    params: Sequence[Tensor] | None = None,
+) -> NoiseScale:
+    """:func:`noise_scale` (``ddof = 0``) from exact per-sample gradients: the
+    ``"layerwise"`` route of :func:`flatstart.montecarlo.per_sample.per_sample_gradients` for
+    networks without normalization, the ``"replica"`` route otherwise (batch norm has no
+    single-sample gradients and raises): ``B_simple,l = tr Σ_l / |G_l|²`` per network and
+    layer."""
+    ds = as_dataset(data)
+    method = "layerwise" if getattr(nets, "norm", None) is None else "replica"
+    grads = per_sample_gradients(nets, ds.x, ds.y, loss, params, method=method)
+    assert isinstance(grads, list)
+    return noise_scale(nets, ds, loss, params=params, grads=grads)
+
+
 def two_batch_noise_scale(
     nets: Any,
     data: Dataset | tuple[Tensor, Tensor],
@@ -504,7 +423,8 @@ def two_batch_noise_scale(
         raise ValueError(f"b_small must be < b_big, got b_small={b_small}, b_big={b_big}")
     if not replacement and b_big > ds.n:
         raise ValueError(f"b_big must be <= n = {ds.n} without replacement, got {b_big}")
-    theta = _params(nets, params)
+    loss = check_training_loss(loss, "two_batch_noise_scale")
+    theta = stacked_params(nets, params)
     gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
 
     def draw(b: int) -> Tensor:
@@ -527,6 +447,46 @@ def two_batch_noise_scale(
 def _sub(ds: Dataset, idx: Tensor) -> tuple[Tensor, Tensor]:
     idx = idx.to(ds.x.device)
     return ds.x[idx], ds.y[idx]
+
+
+def with_replacement_pair_products(
+    gram: Tensor, batch_size: int, pairs: int, seed: int = 0
+) -> dict[str, Tensor]:
+    """Gradients of pairs of independent with-replacement mini-batches, via the Gram matrix.
+
+    Each batch draws ``batch_size`` indices iid uniform on ``{0..N−1}`` (seeded); with count
+    vectors ``c₁, c₂`` the batch gradients ``ḡ = (1/B) Σ_b g_{i_b}`` satisfy
+    ``⟨ḡ₁, ḡ₂⟩ = c₁ᵀ K c₂ / B²`` and ``‖ḡ‖² = cᵀ K c / B²`` for ``K_ij = ⟨g_i, g_j⟩``
+    [derived: linearity of the batch gradient; valid without batch-norm].
+
+    Args:
+        gram: ``(N, N)`` Gram matrix of per-sample gradients (one network).
+        batch_size: B ≥ 1; pairs: number of independent pairs; seed: index stream.
+
+    Returns:
+        ``inner`` ``⟨ḡ₁, ḡ₂⟩``, ``sq1`` ``‖ḡ₁‖²``, ``sq2`` ``‖ḡ₂‖²``, each ``(pairs,)``.
+
+    >>> K = torch.eye(3, dtype=torch.float64)
+    >>> r = with_replacement_pair_products(K, 1, 4, seed=0)
+    >>> bool(torch.all(r["sq1"] == 1.0))
+    True
+    """
+    if not isinstance(gram, Tensor) or gram.ndim != 2 or gram.shape[0] != gram.shape[1]:
+        raise ValueError("gram must be a square (N, N) tensor")
+    b = check_int("batch_size", batch_size)
+    m = check_int("pairs", pairs)
+    gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+    n = gram.shape[0]
+    idx = torch.randint(0, n, (2, m, b), generator=gen).to(gram.device)
+    counts = torch.zeros((2, m, n), dtype=gram.dtype, device=gram.device)
+    counts.scatter_add_(2, idx, torch.ones_like(idx, dtype=gram.dtype))
+    c1, c2 = counts[0], counts[1]
+    k1, k2 = c1 @ gram, c2 @ gram
+    return {
+        "inner": (k1 * c2).sum(dim=1) / b**2,
+        "sq1": (k1 * c1).sum(dim=1) / b**2,
+        "sq2": (k2 * c2).sum(dim=1) / b**2,
+    }
 
 
 # ---------------------------------------------------------------------------- sweeps

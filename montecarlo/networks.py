@@ -33,6 +33,10 @@ Random stream: one CPU ``torch.Generator`` seeded with ``seed``; for ``l = 1..L`
 ``W_l`` (row-major over ``(count, n_out, n_in)``, float64) and then, with ``init="torch_default"``
 and ``bias=True``, ``b_l``. Parameters are then cast to ``dtype`` and moved to ``device``, so
 a seed gives the same float64 parameters on every device.
+
+Size: one file of ~800 lines because :class:`NetworkBatch` is one class (its forward pass, its
+parameter layout and its ``nn.Module`` reference must change together) and the two builders
+share its layer specification.
 """
 
 from __future__ import annotations

@@ -20,6 +20,22 @@ square root of the latter as its "std" curve — a quarter power of the covarian
 single layer — and the "SNR" ``(Σ‖ḡ_k‖)² / Σ√(tr C_k)``; it uses the weight matrices only.
 This mode reproduces those curves for comparison with the paper's figures; it is not the
 definition above.
+
+**Fixed-point SNR** (:func:`fixed_point_snr`).  At fixed parameters ``θ`` draw ``R``
+replications of ``M`` mini-batches of size ``B`` (indices i.i.d. uniform *with replacement*
+by default, independently for every batch; ``replacement=False`` draws each batch as a
+uniformly random ``B``-subset, batches still independent of each other), and record per
+replication ``r`` and layer ``l`` (every network draws its own batches, so networks and
+replications are all independent) the statistics of :func:`snr_from_batch_gradients`:
+``A_{r,l} = ‖ḡ_l‖²`` and ``C_{r,l} = tr Ĉ_l`` (divisor ``M − 1``).  The exact per-layer
+``|G_l|²``, ``tr Σ_l`` (divisor ``N``) and ``B_simple,l`` of the full data set come from
+:func:`flatstart.montecarlo.confusion.exact_noise_scale` on exact per-sample gradients.
+
+**SNR over training** (:func:`snr_training`).  Plain SGD (no momentum: the optimizer is
+stateless, so training epoch by epoch is the same as one run), one seeded permutation per
+epoch; per epoch the per-layer SNR of :func:`gradient_snr` (the ``M = n // B`` batch gradients
+SGD used, at the moving iterate) and the exact noise scale at the parameters at the *start* of
+the epoch (and at the end of training).
 """
 
 from __future__ import annotations
@@ -32,19 +48,26 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from flatstart._checks import check_choice, check_int
+from flatstart._checks import check_int, check_positive
+from flatstart.montecarlo.confusion import exact_noise_scale, layer_groups
 from flatstart.montecarlo.data import Dataset, as_dataset, batch_indices
+from flatstart.montecarlo.losses import network_loss
 from flatstart.montecarlo.optim import make_optimizer
-from flatstart.montecarlo.training import LOSSES, loss_and_grads, network_losses
+from flatstart.montecarlo.per_sample import batch_gradients, stacked_params
+from flatstart.montecarlo.training import check_training_loss, loss_and_grads
 
 __all__ = [
+    "FixedPointSNR",
     "SNRHistory",
+    "SNRTraining",
+    "fixed_point_snr",
     "gradient_snr",
     "gradient_snr_reference",
     "idnn_compat",
     "idnn_compat_from_history",
     "layer_moments",
     "snr_from_batch_gradients",
+    "snr_training",
     "transition_epochs",
 ]
 
@@ -186,7 +209,7 @@ def gradient_snr(
     ds = as_dataset(data)
     epochs = check_int("epochs", epochs)
     batch_size = check_int("batch_size", batch_size)
-    check_choice("loss", loss, LOSSES)
+    loss = check_training_loss(loss, "gradient_snr")
     seed = check_int("seed", seed, minimum=0)
     if batch_size > ds.n:
         raise ValueError(f"batch_size must be <= the number of samples n = {ds.n}, "
@@ -223,7 +246,7 @@ def gradient_snr(
         ms_l.append(mean_sq)
         tr_l.append(tr)
         with torch.no_grad():
-            loss_l.append(network_losses(nets.forward(ds.x, params=theta), ds.y, loss))
+            loss_l.append(network_loss(nets.forward(ds.x, params=theta), ds.y, loss))
     return SNRHistory(
         snr=torch.stack(snr_l, dim=1), mean_sq=torch.stack(ms_l, dim=1),
         trace_cov=torch.stack(tr_l, dim=1), batches_per_epoch=m, layers=layers,
@@ -319,3 +342,136 @@ def gradient_snr_reference(
         for key in out:
             out[key].append(r[key])
     return {k: torch.stack(v, dim=1) for k, v in out.items()}
+
+
+# ---------------------------------------------------------------------------- fixed point
+@dataclass
+class FixedPointSNR:
+    """Batch-gradient statistics at a fixed parameter point (see :func:`fixed_point_snr`).
+
+    Attributes:
+        mean_sq: ``(count, reps, n_layers)`` ``A = ‖ḡ_l‖²`` of each replication's ``M``
+            batch gradients.
+        trace_cov: same shape, ``C = tr Ĉ_l`` (divisor ``M − 1``).
+        snr: ``A / C``.
+        grad_sq_norm, trace_sigma, b_simple: ``(count, n_layers)`` exact ``|G_l|²``,
+            ``tr Σ_l`` (divisor N) and ``B_simple,l`` of the full data set.
+        layers: layer indices; batch_size ``B``; batches_per_rep ``M``; n ``N``;
+        replacement: how batches were drawn; full_loss: ``(count,)`` loss at the point.
+    """
+
+    mean_sq: Tensor
+    trace_cov: Tensor
+    snr: Tensor
+    grad_sq_norm: Tensor
+    trace_sigma: Tensor
+    b_simple: Tensor
+    layers: list[int]
+    batch_size: int
+    batches_per_rep: int
+    n: int
+    replacement: bool
+    full_loss: Tensor
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+def fixed_point_snr(
+    nets: Any, data: Dataset | tuple[Tensor, Tensor], batch_size: int, batches_per_rep: int,
+    reps: int, *, replacement: bool = True, seed: int = 0, loss: str = "mse",
+    params: Sequence[Tensor] | None = None,
+) -> FixedPointSNR:
+    """Per-layer SNR statistics of ``reps × batches_per_rep`` independent mini-batches at
+    fixed parameters, and the exact noise scale there (module docstring).
+
+    Raises:
+        ValueError: ``batches_per_rep < 2``, ``batch_size > n`` without replacement, ...
+    """
+    ds = as_dataset(data)
+    m = check_int("batches_per_rep", batches_per_rep, minimum=2)
+    r = check_int("reps", reps)
+    theta = stacked_params(nets, params)
+    grads = batch_gradients(nets, ds, batch_size, m * r, replacement=replacement, seed=seed,
+                            loss=loss, params=theta, shared=False)
+    count = theta[0].shape[0]
+    groups = layer_groups(nets, len(theta))
+    # (count, R*M, ...) -> (count*R, M, ...): replication r of network c is row c*R + r
+    stacked = [g.reshape(count * r, m, *g.shape[2:]) for g in grads]
+    st = snr_from_batch_gradients(stacked, groups)
+    ns = exact_noise_scale(nets, ds, loss, theta)
+    with torch.no_grad():
+        full = network_loss(nets.forward(ds.x, params=theta), ds.y, loss)
+    n_l = len(st["layers"])
+    return FixedPointSNR(
+        mean_sq=st["mean_sq"].reshape(count, r, n_l),
+        trace_cov=st["trace_cov"].reshape(count, r, n_l),
+        snr=st["snr"].reshape(count, r, n_l),
+        grad_sq_norm=ns.layer_grad_sq_norm, trace_sigma=ns.layer_trace_cov,
+        b_simple=ns.layer_b_simple, layers=[int(v) for v in st["layers"]],
+        batch_size=int(batch_size), batches_per_rep=m, n=ds.n, replacement=bool(replacement),
+        full_loss=full, config={"seed": seed, "loss": loss, "reps": r},
+    )
+
+
+@dataclass
+class SNRTraining:
+    """Result of :func:`snr_training`.
+
+    Attributes:
+        snr, mean_sq, trace_cov: ``(count, epochs, n_layers)`` as in
+            :class:`SNRHistory`.
+        b_simple: ``(count, epochs + 1, n_layers)`` exact ``B_simple,l`` at the start of
+            every epoch and at the end of training.
+        losses: ``(epochs + 1, count)`` full-data loss at the same points.
+        layers, batch_size, batches_per_epoch, lr; final_params.
+    """
+
+    snr: Tensor
+    mean_sq: Tensor
+    trace_cov: Tensor
+    b_simple: Tensor
+    losses: Tensor
+    layers: list[int]
+    batch_size: int
+    batches_per_epoch: int
+    lr: float
+    final_params: list[Tensor]
+
+
+def snr_training(
+    nets: Any, data: Dataset | tuple[Tensor, Tensor], lr: float, epochs: int, batch_size: int,
+    *, seed: int = 0, loss: str = "mse", params: Sequence[Tensor] | None = None,
+) -> SNRTraining:
+    """Plain SGD for ``epochs`` epochs recording per-layer SNR and exact ``B_simple,l``.
+
+    Epoch ``e`` runs :func:`gradient_snr` for one epoch from the current
+    parameters with batch-order seed ``seed · 100003 + e`` (SGD is stateless, so this is one
+    continuous run); the noise scale is measured before each epoch and after the last.
+    """
+    ds = as_dataset(data)
+    lr = check_positive("lr", lr)
+    epochs = check_int("epochs", epochs)
+    seed = check_int("seed", seed, minimum=0)
+    theta = stacked_params(nets, params)
+    snr, ms, tr, bs, losses = [], [], [], [], []
+    layers: list[int] = []
+    m = 0
+    for e in range(epochs + 1):
+        ns = exact_noise_scale(nets, ds, loss, theta)
+        bs.append(ns.layer_b_simple)
+        with torch.no_grad():
+            losses.append(network_loss(nets.forward(ds.x, params=theta), ds.y, loss))
+        if e == epochs:
+            break
+        h = gradient_snr(nets, ds, "sgd", lr, epochs=1, batch_size=batch_size, loss=loss,
+                         seed=seed * 100003 + e, params=theta)
+        snr.append(h.snr[:, 0])
+        ms.append(h.mean_sq[:, 0])
+        tr.append(h.trace_cov[:, 0])
+        layers, m = list(h.layers), h.batches_per_epoch
+        theta = h.final_params
+    return SNRTraining(
+        snr=torch.stack(snr, dim=1), mean_sq=torch.stack(ms, dim=1),
+        trace_cov=torch.stack(tr, dim=1), b_simple=torch.stack(bs, dim=1),
+        losses=torch.stack(losses), layers=layers, batch_size=int(batch_size),
+        batches_per_epoch=m, lr=lr, final_params=theta,
+    )

@@ -1,4 +1,4 @@
-"""Batched training of many independent networks, and saddle-escape times.
+"""Batched training of many independent networks, escape times from plateaus and saddles.
 
 All networks of a :class:`~flatstart.montecarlo.networks.NetworkBatch` are trained at once: the loss
 of network ``k`` depends only on its own parameters, so the gradient of the *sum* of the
@@ -7,10 +7,12 @@ per-network losses is, slice by slice, every network's own gradient; the optimiz
 mini-batch sequence (seeded), so training ``k`` networks together equals training each alone
 (:func:`train_reference` is the loop over networks with ``torch.optim`` that checks this).
 
-Losses (per network, averaged over the batch and the output coordinates):
-``"mse"``: ``mean (f − y)²`` (``torch.nn.MSELoss()``, no factor ½);
-``"half_mse"``: ``½ mean (f − y)²``;
-``"logistic"``: ``mean log(1 + e^{−y f})`` for labels ``y ∈ {±1}``.
+Losses are the names of :mod:`flatstart.montecarlo.losses` whose targets have the shape of the
+outputs (every loss but ``"cross_entropy"``); the default ``"mse"`` is ``mean (f − y)²`` over
+the batch and the output coordinates (``torch.nn.MSELoss()``, no factor ½).
+
+:func:`saddle_escape_steps` runs the same optimizers on the one-parameter saddle
+``f(θ) = −(λ/2)θ²`` (one parameter per ``λ``) and counts the steps to leave ``|θ| < R``.
 
 >>> import torch
 >>> from flatstart.montecarlo.networks import mlps
@@ -28,70 +30,50 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from flatstart._checks import check_choice, check_int, check_positive
+from flatstart._checks import check_choice, check_int, check_positive, check_real
 from flatstart.montecarlo.data import Dataset, as_dataset, batch_indices
+from flatstart.montecarlo.losses import check_loss, network_loss
 from flatstart.montecarlo.optim import make_optimizer, torch_reference_optimizer
 
 __all__ = [
-    "LOSSES",
     "EscapeResult",
     "TrainHistory",
+    "censored_median",
+    "check_training_loss",
     "escape_times",
     "escape_times_reference",
     "grad_norms",
     "loss_and_grads",
-    "network_losses",
-    "per_sample_losses",
+    "saddle_escape_steps",
+    "saddle_escape_steps_reference",
     "summarize_escape",
     "train",
     "train_reference",
 ]
 
-LOSSES: tuple[str, ...] = ("mse", "half_mse", "logistic")
+
+def check_training_loss(loss: Any, where: str) -> str:
+    """Canonical name of a training loss: targets shaped like the outputs (no cross-entropy)."""
+    return check_loss(loss, exclude=("cross_entropy",), where=where)
 
 
-# ---------------------------------------------------------------------------- losses
-def per_sample_losses(out: Tensor, y: Tensor, loss: str = "mse") -> Tensor:
-    """Per-network, per-sample losses ``(count, batch)`` from outputs ``(count, batch, k)``.
-
-    Each sample's loss is averaged over the ``k`` output coordinates (see module docstring).
-
-    >>> per_sample_losses(torch.zeros(1, 2, 1), torch.ones(2, 1)).tolist()
-    [[1.0, 1.0]]
-    """
-    check_choice("loss", loss, LOSSES)
-    if y.dim() == out.dim() - 1:
-        y = y.unsqueeze(0)
-    if loss == "mse":
-        return (out - y).pow(2).mean(dim=-1)
-    if loss == "half_mse":
-        return 0.5 * (out - y).pow(2).mean(dim=-1)
-    return torch.nn.functional.softplus(-y * out).mean(dim=-1)
-
-
-def network_losses(out: Tensor, y: Tensor, loss: str = "mse") -> Tensor:
-    """Per-network losses ``(count,)``: :func:`per_sample_losses` averaged over the batch.
-
-    >>> network_losses(torch.zeros(2, 3, 1), torch.ones(3, 1)).tolist()
-    [1.0, 1.0]
-    """
-    return per_sample_losses(out, y, loss).mean(dim=-1)
-
-
+# ---------------------------------------------------------------------------- gradients
 def loss_and_grads(
     nets: Any, params: Sequence[Tensor], x: Tensor, y: Tensor, loss: str = "mse"
 ) -> tuple[Tensor, list[Tensor]]:
     """Per-network losses ``(count,)`` and stacked gradients (same shapes as ``params``).
 
     The gradient of ``Σ_k ℒ_k`` w.r.t. the stacked parameters is ``∇ℒ_k`` in slice ``k``
-    because network ``k``'s loss depends only on slice ``k``.  [derived]
+    because network ``k``'s loss depends only on slice ``k``.  [derived]  ``loss`` is a
+    canonical name of :mod:`flatstart.montecarlo.losses`.
     """
     leaves = [p.detach().requires_grad_(True) for p in params]
     with torch.enable_grad():
-        losses = network_losses(nets.forward(x, params=leaves), y, loss)
+        losses = network_loss(nets.forward(x, params=leaves), y, loss)
         grads = torch.autograd.grad(losses.sum(), leaves)
     return losses.detach(), list(grads)
 
@@ -219,7 +201,7 @@ def train(
             default for that optimizer.
         steps: number of updates (≥ 1).
         batch_size: mini-batch size (≤ n) or ``None`` for full batch.
-        loss: one of :data:`LOSSES`.
+        loss: a loss of :mod:`flatstart.montecarlo.losses` (not ``"cross_entropy"``).
         seed: seed of the batch order.
         record_every: record every this many steps (step 0 always recorded).
         params: starting parameters (default ``nets.parameters()``).
@@ -241,14 +223,14 @@ def train(
     ds = as_dataset(data)
     steps = check_int("steps", steps)
     record_every = check_int("record_every", record_every)
-    check_choice("loss", loss, LOSSES)
+    loss = check_training_loss(loss, "train")
     batch_size = _check_batch(batch_size, ds.n)
     seed = check_int("seed", seed, minimum=0)
     theta = _init_params(nets, params)
     ds = _on_device(ds, theta[0])
     opt = make_optimizer(optimizer, theta, lr, **opt_kwargs)
     with torch.no_grad():
-        initial = network_losses(nets.forward(ds.x, params=theta), ds.y, loss)
+        initial = network_loss(nets.forward(ds.x, params=theta), ds.y, loss)
     rec_steps: list[int] = []
     rec_loss: list[Tensor] = []
     rec_gn: list[Tensor] = []
@@ -269,11 +251,11 @@ def train(
                 else:
                     with torch.no_grad():
                         rec_full.append(
-                            network_losses(nets.forward(ds.x, params=theta), ds.y, loss)
+                            network_loss(nets.forward(ds.x, params=theta), ds.y, loss)
                         )
         opt.step(grads)
     with torch.no_grad():
-        final = network_losses(nets.forward(ds.x, params=theta), ds.y, loss)
+        final = network_loss(nets.forward(ds.x, params=theta), ds.y, loss)
     if callback is not None:
         cb_results.append(callback(steps, theta))
     config = {"optimizer": optimizer, "lr": lr if lr is not None else opt.lr, "steps": steps,
@@ -315,6 +297,7 @@ def train_reference(
     _check_nets(nets)
     ds = as_dataset(data)
     steps = check_int("steps", steps)
+    loss = check_training_loss(loss, "train_reference")
     batch_size = _check_batch(batch_size, ds.n)
     theta = _init_params(nets, params)
     count = theta[0].shape[0]
@@ -326,7 +309,7 @@ def train_reference(
         for t, idx in enumerate(_batch_stream(ds.n, batch_size, steps, seed, shuffle)):
             xb, yb = _take(ds, idx)
             opt.zero_grad()
-            lk = network_losses(nets.forward(xb, params=leaves), yb, loss)[0]
+            lk = network_loss(nets.forward(xb, params=leaves), yb, loss)[0]
             lk.backward()
             all_losses[t, k] = lk.detach()
             opt.step()
@@ -368,7 +351,7 @@ class EscapeResult:
 def _escape_setup(
     nets: Any, data: Any, threshold: float, max_steps: int, criterion: str, loss: str,
     batch_size: int | None, seed: int,
-) -> tuple[Dataset, float, int, int | None, int]:
+) -> tuple[Dataset, float, int, int | None, int, str]:
     _check_nets(nets)
     ds = as_dataset(data)
     threshold = check_positive("threshold", threshold)
@@ -377,10 +360,10 @@ def _escape_setup(
     if criterion == "grad_norm" and threshold <= 1:
         raise ValueError(f"threshold must be > 1 for criterion='grad_norm' (the factor by which "
                          f"the gradient norm must grow), got {threshold!r}")
-    check_choice("loss", loss, LOSSES)
+    loss = check_training_loss(loss, "escape_times")
     batch_size = _check_batch(batch_size, ds.n)
     seed = check_int("seed", seed, minimum=0)
-    return ds, threshold, max_steps, batch_size, seed
+    return ds, threshold, max_steps, batch_size, seed, loss
 
 
 def escape_times(
@@ -415,7 +398,7 @@ def escape_times(
     Raises:
         ValueError: ``max_steps < 1``, ``threshold ≤ 0``, unknown criterion/optimizer, ...
     """
-    ds, threshold, max_steps, batch_size, seed = _escape_setup(
+    ds, threshold, max_steps, batch_size, seed, loss = _escape_setup(
         nets, data, threshold, max_steps, criterion, loss, batch_size, seed)
     theta = _init_params(nets, params)
     ds = _on_device(ds, theta[0])
@@ -470,7 +453,7 @@ def escape_times_reference(
 ) -> EscapeResult:
     """Slow reference for :func:`escape_times`: one network at a time, ``torch.optim``, and a
     direct scan of every iterate up to ``max_steps`` (no early stop)."""
-    ds, threshold, max_steps, batch_size, seed = _escape_setup(
+    ds, threshold, max_steps, batch_size, seed, loss = _escape_setup(
         nets, data, threshold, max_steps, criterion, loss, batch_size, seed)
     theta = _init_params(nets, params)
     count = theta[0].shape[0]
@@ -483,7 +466,7 @@ def escape_times_reference(
         g0 = None
         for t in range(max_steps + 1):
             opt.zero_grad()
-            lk = network_losses(nets.forward(ds.x, params=leaves), ds.y, loss)[0]
+            lk = network_loss(nets.forward(ds.x, params=leaves), ds.y, loss)[0]
             lk.backward()
             gn = math.sqrt(sum(float(p.grad.pow(2).sum()) for p in leaves if p.grad is not None))
             g0 = gn if g0 is None else g0
@@ -500,13 +483,96 @@ def escape_times_reference(
             if idx is not None:
                 opt.zero_grad()
                 xb, yb = _take(ds, idx)
-                network_losses(nets.forward(xb, params=leaves), yb, loss)[0].backward()
+                network_loss(nets.forward(xb, params=leaves), yb, loss)[0].backward()
             opt.step()
     return EscapeResult(times=times, censored=censored, max_steps=max_steps, criterion=criterion,
                         threshold=threshold, optimizer=optimizer, lr=lr,
                         depth=getattr(nets, "depth", None))
 
 
+# ---------------------------------------------------------------------------- saddles
+def _saddle_setup(
+    lams: Any, theta0: float, radius: float, max_steps: int, device: str
+) -> tuple[torch.Tensor, float, float, int]:
+    lam = torch.as_tensor(np.asarray(lams, dtype=np.float64), device=device).reshape(-1)
+    if lam.numel() == 0 or not bool(torch.isfinite(lam).all()) or not bool((lam > 0).all()):
+        raise ValueError(f"lams must be a non-empty array of finite values > 0, got {lams!r}")
+    th0 = check_real("theta0", theta0)
+    if th0 == 0.0:
+        raise ValueError("theta0 must be nonzero (0 is the saddle itself: no escape)")
+    r = check_positive("radius", radius)
+    return lam, th0, r, check_int("max_steps", max_steps)
+
+
+def saddle_escape_steps(
+    lams: Any,
+    optimizer: str = "sgd",
+    lr: float = 0.1,
+    theta0: float = 1e-3,
+    radius: float = 1.0,
+    max_steps: int = 10_000,
+    *,
+    device: str = "cpu",
+    **opt_kwargs: Any,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Steps a torch optimizer needs to leave ``|θ| < R`` on ``f_k(θ) = −(λ_k/2) θ²``.
+
+    One scalar parameter per ``λ_k`` (a ``(count, 1)`` float64 tensor), gradients by autograd
+    of ``Σ_k f_k``, updates by :func:`flatstart.montecarlo.optim.make_optimizer` (torch.optim's
+    rules). ``T_k = min{t : |θ_t| ≥ R}``; runs not escaped after ``max_steps`` updates are censored
+    (``steps = max_steps``, ``censored = True``). [derived: definitions]
+
+    Returns:
+        ``(steps, censored)``: float64 and bool arrays of shape ``(count,)``.
+
+    >>> s, c = saddle_escape_steps([1.0], "sgd", lr=1.0, theta0=0.25, radius=1.0)
+    >>> s.tolist(), c.tolist()
+    ([2.0], [False])
+    """
+    lam, th0, r, max_steps = _saddle_setup(lams, theta0, radius, max_steps, device)
+    count = lam.numel()
+    theta = torch.full((count, 1), th0, dtype=torch.float64, device=lam.device)
+    opt = make_optimizer(optimizer, [theta], lr, **opt_kwargs)
+    steps = torch.full((count,), float(max_steps), dtype=torch.float64)
+    done = torch.zeros(count, dtype=torch.bool)
+    for t in range(1, max_steps + 1):
+        leaf = theta.detach().requires_grad_(True)
+        with torch.enable_grad():
+            loss = (-0.5 * lam * leaf.reshape(-1) ** 2).sum()
+            (g,) = torch.autograd.grad(loss, leaf)
+        opt.step([g])
+        hit = (theta.detach().abs().reshape(-1) >= r).cpu() & ~done
+        steps[hit] = float(t)
+        done |= hit
+        if bool(done.all()):
+            break
+    return steps.numpy(), (~done).numpy()
+
+
+def saddle_escape_steps_reference(
+    lams: Any, optimizer: str = "sgd", lr: float = 0.1, theta0: float = 1e-3,
+    radius: float = 1.0, max_steps: int = 10_000, **opt_kwargs: Any,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Slow reference: one ``torch.optim`` optimizer and one scalar leaf per λ, in a loop."""
+    lam, th0, r, max_steps = _saddle_setup(lams, theta0, radius, max_steps, "cpu")
+    steps, cens = [], []
+    for lk in lam.tolist():
+        p = torch.tensor([th0], dtype=torch.float64, requires_grad=True)
+        opt = torch_reference_optimizer(optimizer, [p], lr, **opt_kwargs)
+        t_hit = None
+        for t in range(1, max_steps + 1):
+            opt.zero_grad()
+            (-0.5 * lk * p[0] ** 2).backward()
+            opt.step()
+            if abs(float(p.detach()[0])) >= r:
+                t_hit = t
+                break
+        steps.append(float(max_steps if t_hit is None else t_hit))
+        cens.append(t_hit is None)
+    return np.array(steps), np.array(cens)
+
+
+# ---------------------------------------------------------------------------- summaries
 def censored_median(times: Tensor, censored: Tensor, cap: int) -> tuple[float | None, str]:
     """Median of right-censored times (all censored at the common ``cap``).
 

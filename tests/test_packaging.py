@@ -41,14 +41,18 @@ def test_installed_package_imports_as_flatstart_only(tmp_path: Path) -> None:
 
 def test_bare_names_in_the_source_tree_are_the_same_modules() -> None:
     """From the repository root, ``theory.laws`` is ``flatstart.theory.laws`` (no second copy of
-    a class or a registry)."""
+    a class or a registry); importing the bare ``validation.claims`` module never replaces the
+    function ``flatstart.validation.claims`` (the bare package is a read-through view)."""
     code = ("import sys\n"
             "from theory.laws import Normal\n"
             "from montecarlo.networks import chains\n"
-            "import validation\n"
+            "import validation, validation.claims\n"
             "import flatstart.theory.laws as L, flatstart.montecarlo.networks as N\n"
+            "import flatstart.validation as V\n"
             "assert Normal is L.Normal and chains is N.chains\n"
-            "assert validation is sys.modules['flatstart.validation']\n"
+            "assert validation.Claim is V.Claim and validation.verify is V.verify\n"
+            "assert validation.claims is sys.modules['flatstart.validation.claims']\n"
+            "assert callable(V.claims) and not isinstance(V.claims, type(sys))\n"
             "assert L.__spec__.name == 'flatstart.theory.laws'\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          timeout=120)

@@ -1,7 +1,7 @@
 """Content-addressed on-disk cache of grid-point results.
 
 One file per grid point, ``<root>/<key[:2]>/<key>.pkl``, where ``key`` is
-:func:`flatstart.validation.sweeps.point_key` (sha256 of claim id and version, parameters, budget,
+:func:`flatstart.validation.records.point_key` (sha256 of claim id and version, parameters, budget,
 seed, device, flatstart version, a hash of the source of every module of ``theory``, ``montecarlo``
 and ``validation`` and of the claim's own module, and the versions of torch, numpy, scipy,
 sympy and mpmath): editing code that a result can depend on is a miss, never a stale hit.
@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from flatstart.validation.sweeps import PointRecord
+from flatstart.validation.records import PointRecord
 
 __all__ = ["DEFAULT_CACHE_DIR", "FIGURES_DIR", "Cache", "default_cache_dir"]
 
@@ -43,7 +43,7 @@ def default_cache_dir() -> Path:
 
 
 class Cache:
-    """Content-addressed store of :class:`~flatstart.validation.sweeps.PointRecord` objects.
+    """Content-addressed store of :class:`~flatstart.validation.records.PointRecord` objects.
 
     Args:
         root: folder of the cache (created on first write).

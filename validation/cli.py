@@ -277,10 +277,10 @@ def _load_user_claims(args: argparse.Namespace) -> None:
 
 def _check_family(family: str) -> None:
     """Usage error unless ``family`` is flatstart's or one of the loaded user claims'."""
-    from flatstart.validation.claims import _known_families, load_catalogue
+    from flatstart.validation.claims import known_families, load_catalogue
 
     load_catalogue()
-    known = _known_families()
+    known = known_families()
     if family not in known:
         raise _UsageError(f"unknown family {family!r}; allowed: {', '.join(known)}")
 
@@ -358,8 +358,6 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         _check_writable_dir("--cache-dir", str(args.cache_dir or default_cache_dir()))
     executor = _dask_executor(args)
     progress = _progress_printer(args.progress)
-    from flatstart.validation.claims import last_records
-
     try:
         results = verify_all(
             args.ids or None, args.budget, args.seed, args.device, family=fams, cache=cache,
@@ -381,7 +379,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             executor.close()
     if progress is not None:
         progress.close()
-    records = {r.id: last_records(r.id) for r in results}
+    records = results.records
     paths = write_report(results, args.out, records=records, figures=not args.no_figures,
                          figure_cache=cache)
     print(summary_table(problems_first(results)))
@@ -393,7 +391,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 def _cmd_plot(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from flatstart.validation.claims import last_records, verify
+    from flatstart.validation.claims import verify
     from flatstart.validation.plots import claim_figure, save_figure
     from flatstart.validation.report import figure_stem
 
@@ -406,7 +404,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     folder = Path(args.out) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        fig = claim_figure(claim, last_records(claim.id), result, style=style)
+        fig = claim_figure(claim, result.records, result, style=style)
         paths = save_figure(fig, str(folder / figure_stem(claim.id)), formats=formats, dpi=dpi)
     except RuntimeError as exc:  # a failing plot hook (paper style) or LaTeX for pgf
         print(f"flatstart plot: error: {' '.join(str(exc).split())}", file=sys.stderr)

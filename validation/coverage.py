@@ -21,8 +21,10 @@ import pkgutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from flatstart.validation.claims import Claim, select
-from flatstart.validation.sweeps import Task, guarded_simulate, point_seed
+from flatstart.validation.claim import Claim
+from flatstart.validation.executors import guarded_simulate
+from flatstart.validation.records import Task, point_seed
+from flatstart.validation.registry import select
 from flatstart.validation.tracing import Recorder
 
 __all__ = [

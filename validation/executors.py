@@ -1,11 +1,16 @@
 """Executors: where grid points run. In-process (default), a local process pool, or dask.
 
-Every executor maps :func:`flatstart.validation.sweeps.run_point` over independent
-:class:`~flatstart.validation.sweeps.Task` objects and yields
-:class:`~flatstart.validation.sweeps.PointRecord`
+:func:`run_point` is the pure function every executor runs on one grid point: predict,
+simulate (under the layering guard :func:`guarded_simulate`: a ``simulate`` that executes any
+theory frame is an error), test, test the mutant, time it, and turn any ``Exception`` into a
+record with ``error`` set (``KeyboardInterrupt`` still propagates).
+
+Every executor maps :func:`run_point` over independent
+:class:`~flatstart.validation.records.Task` objects and yields
+:class:`~flatstart.validation.records.PointRecord`
 objects as they finish (in any order); the caller merges them by cache key and writes the
 cache, so an interrupted run keeps everything that finished. Grid points are seeded by
-:func:`~flatstart.validation.sweeps.point_seed`, so all executors give the same numbers (up to the
+:func:`~flatstart.validation.records.point_seed`, so all executors give the same numbers (up to the
 reduction order of multithreaded BLAS in torch; workers run ``torch.set_num_threads(1)``).
 
 Out-of-process workers find a claim by importing the module that defines it (``Task.claim_module``),
@@ -14,28 +19,35 @@ so claims must be registered at import time of an importable module (as the cata
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
 import sys
+import time
 import traceback
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from flatstart._checks import check_positive
-from flatstart.validation.sweeps import PointRecord, Task, run_point
-
-if TYPE_CHECKING:
-    from flatstart.validation.claims import Claim
+from flatstart.validation.claim import Claim
+from flatstart.validation.records import PointRecord, Task, describe
+from flatstart.validation.registry import get, registered
+from flatstart.validation.stats import TestOutcome
+from flatstart.validation.tracing import Recorder
 
 __all__ = [
     "DEFAULT_WORKER_TIMEOUT",
     "DaskExecutor",
     "Executor",
     "InProcessExecutor",
+    "LayeringError",
     "PoolExecutor",
     "SchedulerUnavailable",
+    "guarded_simulate",
     "make_executor",
+    "resolve_claim",
+    "run_point",
 ]
 
 DEFAULT_WORKER_TIMEOUT = 60.0
@@ -263,3 +275,91 @@ def make_executor(
     if workers is not None and workers != 1:
         return PoolExecutor(workers)
     return InProcessExecutor()
+
+
+def resolve_claim(claim_id: str, claim_module: str) -> Claim:
+    """Find a claim in this process: the registry, else its module (imported; registered there
+    or a module-level :class:`~flatstart.validation.claim.Claim` object), else the catalogue."""
+    found = registered(claim_id)
+    if found is None and claim_module:  # a worker process: the claim's module registers it
+        module = importlib.import_module(claim_module)
+        found = registered(claim_id)
+        if found is None:  # defined at module level but registered only at run time
+            for value in vars(module).values():
+                if isinstance(value, Claim) and value.id == claim_id:
+                    found = value
+                    break
+    if found is None:
+        found = get(claim_id)
+    return found
+
+
+def run_point(task: Task, claim: Claim | None = None, keep_prediction: bool = True) -> PointRecord:
+    """Compute one grid point: prediction, measurement, test, mutant test.
+
+    Any ``Exception`` is caught and stored as the traceback text in ``error`` (the run goes on);
+    ``KeyboardInterrupt``/``SystemExit`` propagate. With ``claim=None`` the claim is looked up
+    in this process (out-of-process executors).
+    """
+    rec = PointRecord(
+        claim_id=task.claim_id, index=task.index, params=dict(task.params), seed=task.seed,
+        point_seed=task.point_seed, budget=task.budget, device=task.device, key=task.key,
+    )
+    t0 = time.perf_counter()
+    try:
+        c = claim if claim is not None else resolve_claim(task.claim_id, task.claim_module)
+        prediction = c.predict(dict(task.params))
+        measurement = guarded_simulate(c, task)
+        rec.prediction_summary = describe(c.summarize_prediction(prediction))
+        rec.measured_summary = describe(c.summarize_measurement(measurement))
+        outcome = c.test(prediction, measurement, c.alpha)
+        if not isinstance(outcome, TestOutcome):
+            raise TypeError(
+                f"claim {c.id}: test() must return a TestOutcome, got {type(outcome).__name__}"
+            )
+        _check_p(c.id, "test", outcome)
+        rec.outcome = outcome
+        if task.run_mutant:
+            wrong = c.mutant(dict(task.params))
+            mutant = c.test(wrong, measurement, c.alpha)
+            if not isinstance(mutant, TestOutcome):
+                raise TypeError(f"claim {c.id}: test() on the mutant must return a TestOutcome")
+            _check_p(c.id, "mutant test", mutant)
+            rec.mutant = mutant
+        rec.measurement = measurement
+        if keep_prediction:
+            rec.prediction = prediction
+    except Exception:
+        rec.error = traceback.format_exc()
+    rec.seconds = time.perf_counter() - t0
+    return rec
+
+
+class LayeringError(RuntimeError):
+    """A claim's ``simulate`` executed theory code (the check would be circular)."""
+
+
+def guarded_simulate(c: Claim, task: Task) -> Any:
+    """``c.simulate`` run under the profiler: any frame of ``theory`` that executes is an
+    error (:class:`LayeringError`), however it was reached (see
+    :mod:`flatstart.validation.layering`)."""
+    with Recorder(["flatstart.theory"]) as rec:
+        out = c.simulate(dict(task.params), task.point_seed, task.device, task.budget)
+    if rec.executed:
+        ran = sorted(rec.executed)
+        shown = ", ".join(ran[:6]) + (f" and {len(ran) - 6} more" if len(ran) > 6 else "")
+        raise LayeringError(
+            f"claim {c.id}: simulate executed theory code ({shown}); the Monte Carlo side "
+            "must never evaluate a theory formula"
+        )
+    return out
+
+
+def _check_p(claim_id: str, what: str, outcome: TestOutcome) -> None:
+    p = outcome.p_value
+    try:
+        ok = not isinstance(p, bool) and 0.0 <= float(p) <= 1.0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"claim {claim_id}: {what} returned p_value {p!r}, not in [0, 1]")

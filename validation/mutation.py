@@ -7,8 +7,9 @@ function (``from flatstart.theory.x import f`` included) runs the faulty code; t
 the claims whose ``predict``/``test`` reach that function, on measurements made once beforehand.
 
 Reusing measurements is sound because a claim's ``simulate`` never executes theory (the
-layering guard of :func:`flatstart.validation.sweeps.run_point` enforces it), so a fault in theory
-cannot change a measurement; the measurements are made fresh (no cache) at the start of a run.
+layering guard of :func:`flatstart.validation.executors.run_point` enforces it), so a fault in
+theory cannot change a measurement; the measurements are made fresh (no cache) at the start of
+a run.
 
 Faults come in two kinds:
 
@@ -46,9 +47,10 @@ from typing import Any
 
 import numpy as np
 
-from flatstart.validation.claims import Claim
+from flatstart.validation.claim import Claim
+from flatstart.validation.executors import guarded_simulate
+from flatstart.validation.records import Task, point_seed
 from flatstart.validation.stats import holm
-from flatstart.validation.sweeps import Task, guarded_simulate, point_seed
 from flatstart.validation.tracing import Recorder
 
 __all__ = [

@@ -27,11 +27,12 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from flatstart._checks import check_choice, check_int  # noqa: E402
+from flatstart.validation.records import PointRecord, ensure_predictions, relative_paths  # noqa: E402
 from flatstart.validation.stats import dkw_epsilon  # noqa: E402
 
 if TYPE_CHECKING:
-    from flatstart.validation.claims import Claim, Result
-    from flatstart.validation.sweeps import PointRecord
+    from flatstart.validation.claim import Claim
+    from flatstart.validation.result import Result
 
 __all__ = [
     "FORMATS",
@@ -258,7 +259,6 @@ def claim_figure(
     hook_error = None
     if claim.plot is not None and good and len(good) == len(records):
         try:
-            from flatstart.validation.claims import ensure_predictions
 
             claim.plot(fig, ensure_predictions(claim, list(records)))
         except Exception as exc:  # the figure must not break the report
@@ -280,7 +280,6 @@ def claim_figure(
         footer += f"\n{hook_error}"
     failed = [r for r in records if r.error]
     if failed:
-        from flatstart.validation.report import relative_paths
 
         last = relative_paths((failed[0].error or "").strip()).splitlines()[-1:] or [""]
         footer += f"\nerror at {_short_params(failed[0].params)}: {last[0][:120]}"
@@ -296,7 +295,6 @@ def _paper_figure(claim: Claim, records: Sequence[PointRecord]) -> Figure:
         complete = bool(records) and all(r.error is None and r.outcome is not None
                                          for r in records)
         if claim.plot is not None and complete:
-            from flatstart.validation.claims import ensure_predictions
 
             try:
                 claim.plot(fig, ensure_predictions(claim, list(records)))

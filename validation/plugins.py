@@ -36,10 +36,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from flatstart.validation.claims import FAMILIES, Claim
-
-# the module itself (``flatstart.validation.claims`` the attribute is the function ``claims``)
-_claims = importlib.import_module("flatstart.validation.claims")
+from flatstart.validation import registry as _registry
+from flatstart.validation.claim import FAMILIES, Claim, is_flatstart_module
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -119,18 +117,18 @@ def _import_module(name: str, again: bool) -> types.ModuleType:
 def _is_users(c: Claim) -> bool:
     """A user's claim: its functions are defined outside flatstart (the catalogue's claims,
     which a user module may cause to load, are never collected or rolled back)."""
-    return not _claims._is_flatstart_module(c.module)
+    return not is_flatstart_module(c.module)
 
 
 def _new_claims(before: dict[str, Claim]) -> dict[str, Claim]:
     """User claims registered (or replaced) since the registry was ``before``."""
-    reg = _claims._REGISTRY
+    reg = _registry.registry_view()
     return {i: c for i, c in reg.items() if before.get(i) is not c and _is_users(c)}
 
 
 def _rollback(before: dict[str, Claim]) -> None:
     """Undo the user registrations made since the registry was ``before``."""
-    reg = _claims._REGISTRY
+    reg = _registry.registry_view()
     for cid in _new_claims(before):
         if cid in before:
             reg[cid] = before[cid]
@@ -188,7 +186,7 @@ def _load(
     are then re-registered by a reload (registering again from the same module is allowed).
     """
     cached = _LOADED.get(key)
-    reg = _claims._REGISTRY
+    reg = _registry.registry_view()
     if cached is not None and all(reg.get(i) is c for i, c in cached.items()):
         return sorted(cached)
     before = dict(reg)
@@ -211,7 +209,7 @@ def _load(
         # module-level Claim objects that were never registered
         for value in vars(module).values():
             if isinstance(value, Claim) and _is_users(value):
-                found[value.id] = _claims.register(value)
+                found[value.id] = _registry.register(value)
     if not found:
         raise ValueError(f"claims {label!r}: importing it registered no claim; {_ALLOWED}")
     try:
@@ -291,8 +289,8 @@ def unload_claims(spec: str | None = None) -> list[str]:
         found = _LOADED.pop(key, None) or {}
         name = _MODULES.pop(key, None)
         for cid, c in found.items():
-            if _claims._REGISTRY.get(cid) is c:
-                _claims.unregister(cid)
+            if _registry.registry_view().get(cid) is c:
+                _registry.unregister(cid)
                 removed.append(cid)
         if name is not None and key.startswith("file:"):
             sys.modules.pop(name, None)
@@ -341,13 +339,16 @@ def load_entry_points(group: str = ENTRY_POINT_GROUP) -> dict[str, list[str]]:
     try:
         eps = list(entry_points(group=group))
     except Exception:  # pragma: no cover - broken distribution metadata
-        _claims._LOAD_ERRORS[f"entry points of {group!r}"] = traceback.format_exc()
+        _registry.load_errors()[f"entry points of {group!r}"] = traceback.format_exc()
         return out
     for ep in sorted(eps, key=lambda e: (e.name, e.value)):
         key = _entry_point_key(ep, group)
         try:
             out[ep.name] = _load_entry_point(ep, group)
-            _claims._LOAD_ERRORS.pop(key, None)
+            _registry.load_errors().pop(key, None)
         except Exception:
-            _claims._LOAD_ERRORS[key] = traceback.format_exc()
+            _registry.load_errors()[key] = traceback.format_exc()
     return out
+
+
+_registry.LOADERS.append(load_entry_points)  # registry.load_catalogue runs it after the catalogue

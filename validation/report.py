@@ -66,10 +66,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from flatstart.validation import result as _result
 from flatstart.validation.cache import Cache, default_cache_dir
-from flatstart.validation.claims import Claim, Result, registered
+from flatstart.validation.claim import Claim
+from flatstart.validation.records import PointRecord, canonical_json, relative_paths
+from flatstart.validation.registry import registered
+from flatstart.validation.result import Result
 from flatstart.validation.stats import TestOutcome
-from flatstart.validation.sweeps import PointRecord, canonical_json
 
 __all__ = ["FIGURE_CACHE_SCHEMA", "NESTED_COLUMNS", "Results", "figure_html", "figure_key",
            "figure_stem", "records_from_result", "results_html", "summary_table",
@@ -197,7 +200,7 @@ def figure_key(result: Result, claim: Claim, records: Sequence[PointRecord],
                style: str = "report") -> str | None:
     """Cache key of a claim's figure, or None when the figure must not be cached.
 
-    sha256 of: the records' cache keys (:func:`flatstart.validation.sweeps.point_key`, which
+    sha256 of: the records' cache keys (:func:`flatstart.validation.records.point_key`, which
     already hash the claim, its parameters, budget, seed, device and the source of every
     module), their indices, parameters and outcomes (claim and mutant), what the figure shows
     of the result (id, verdict, p-value, n, seed, alpha, parameters), the plotting code
@@ -371,21 +374,6 @@ def problems_first(results: Sequence[Result]) -> list[Result]:
     return sorted(results, key=lambda r: (_ORDER.get(r.verdict, 4), r.id))
 
 
-def relative_paths(text: str) -> str:
-    """A traceback with this machine's absolute paths shown relative to the packages (and
-    site-packages), so a shared report does not leak local folders.
-
-    >>> from flatstart import validation
-    >>> from pathlib import Path
-    >>> root = str(Path(validation.__file__).resolve().parents[1])
-    >>> relative_paths(f'File "{root}/theory/products.py", line 3')
-    'File "theory/products.py", line 3'
-    """
-    from flatstart import validation
-
-    root = str(Path(validation.__file__).resolve().parents[1]) + "/"
-    text = text.replace(root, "")
-    return re.sub(r'File "[^"]*/(site-packages|dist-packages)/', r'File "<\1>/', text)
 
 
 def _run_header(results: Sequence[Result]) -> dict[str, str]:
@@ -494,11 +482,9 @@ Files: <a href="results.json">results.json</a>, <a href="results.parquet">result
 
 
 def _matching_records(result: Result) -> list[PointRecord]:
-    """The records of the latest run in this process when they are this result's (same grid,
-    seed, budget, device and p-values), else light records rebuilt from its ``details``."""
-    from flatstart.validation.claims import last_records
-
-    recs = last_records(result.id)
+    """The records the result carries (:attr:`Result.records`) when they are its own (same
+    grid, seed, budget, device and p-values), else light records rebuilt from its ``details``."""
+    recs = result.records
     points = result.details.get("points", [])
     same = (
         len(recs) == len(points) == len(result.parameters) and bool(recs)
@@ -516,9 +502,8 @@ def figure_html(result: Result, records: Sequence[PointRecord] | None = None,
     for Jupyter; "" when there is nothing to draw (a claim not registered in this process, a
     result without grid points), a short note when drawing fails.
 
-    ``records`` default: this process's latest run of the claim when it produced ``result``
-    (the claim's own figure, with samples), else the default p-value figure rebuilt from
-    ``result.details``.
+    ``records`` default: the records ``result`` carries (the claim's own figure, with samples),
+    else the default p-value figure rebuilt from ``result.details``.
     """
     import matplotlib.pyplot as plt
 
@@ -599,8 +584,8 @@ class Results(list[Result]):
 
     Args:
         results: the results (e.g. of :func:`~flatstart.validation.claims.verify_all`).
-        records: claim id -> point records for the figures (:meth:`with_last_records` takes
-            this process's latest run).
+        records: claim id -> point records for the figures (default: the records each result
+            carries, :attr:`~flatstart.validation.result.Result.records`).
 
     >>> Results([]).counts()
     {'consistent': 0, 'refuted': 0, 'underpowered': 0, 'error': 0}
@@ -609,16 +594,8 @@ class Results(list[Result]):
     def __init__(self, results: Iterable[Result] = (),
                  records: Mapping[str, Sequence[PointRecord]] | None = None) -> None:
         super().__init__(results)
-        self.records: dict[str, Sequence[PointRecord]] | None = (
-            dict(records) if records is not None else None)
-
-    @classmethod
-    def with_last_records(cls, results: Iterable[Result]) -> Results:
-        """``Results(results)`` with the point records of this process's latest run."""
-        from flatstart.validation.claims import last_records
-
-        items = list(results)
-        return cls(items, {r.id: last_records(r.id) for r in items})
+        self.records: dict[str, Sequence[PointRecord]] = (
+            dict(records) if records is not None else {r.id: r.records for r in self})
 
     def counts(self) -> dict[str, int]:
         """Number of claims per verdict."""
@@ -645,3 +622,6 @@ class Results(list[Result]):
         """:func:`write_report` of these results (with their records)."""
         kwargs.setdefault("records", self.records)
         return write_report(self, out, **kwargs)
+
+
+_result.FIGURE_HTML.append(figure_html)  # Result._repr_html_ draws through it (see result.py)

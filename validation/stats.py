@@ -46,7 +46,6 @@ __all__ = [
     "bonferroni",
     "bound_violation_test",
     "combine",
-    "calibrate",
     "clopper_pearson",
     "clopper_pearson_upper",
     "dkw_epsilon",
@@ -712,12 +711,3 @@ def holm(
     adj[order] = adj_sorted
     return adj <= a, adj
 
-
-def calibrate(claim_id: str, reps: int = 100, seed: int = 0, budget: str = "quick") -> Any:
-    """Measured false-rejection rate of a claim's test under its true prediction.
-
-    Thin alias of :func:`flatstart.validation.claims.calibrate` (see there).
-    """
-    from flatstart.validation.claims import calibrate as _calibrate
-
-    return _calibrate(claim_id, reps=reps, seed=seed, budget=budget)

@@ -64,7 +64,7 @@ from scipy import stats as sps
 
 from flatstart._checks import check_choice, check_int, check_probability
 from flatstart._seeds import derive_seed
-from flatstart.validation.claims import check_budget, check_device
+from flatstart.validation.grid import check_budget, check_device
 from flatstart.validation.stats import clopper_pearson_upper, holm
 
 if TYPE_CHECKING:
@@ -752,13 +752,9 @@ def _measure_chunk(quantity: str, p: dict[str, Any], nets: Any, seed: int,
 
 def _measure_builtin(quantity: str, p: dict[str, Any], nets: Any, seed: int,
                      device: str) -> tuple[np.ndarray, np.ndarray]:
-    from flatstart.montecarlo.derivatives import (
-        cosines_from_gram,
-        flat_loss,
-        gradient_norms,
-        per_sample_gram,
-    )
+    from flatstart.montecarlo.derivatives import flat_loss, gradient_norms
     from flatstart.montecarlo.modules import ModuleBatch
+    from flatstart.montecarlo.per_sample import cosines_from_gram, per_sample_gram
 
     if isinstance(nets, ModuleBatch):
         return _measure_module(quantity, p, nets, seed, device)
@@ -874,7 +870,7 @@ def _measure_module(quantity: str, p: dict[str, Any], mb: Any, seed: int,
     """Built-in quantities on copies of a torch network of your own
     (:mod:`flatstart.montecarlo.modules`; batched with vmap, or the loop fallback)."""
     from flatstart.montecarlo import modules as mm
-    from flatstart.montecarlo.derivatives import cosines_from_gram
+    from flatstart.montecarlo.per_sample import cosines_from_gram
 
     xt, yt = _module_io(p, mb, seed + 1, device)
     count = mb.count

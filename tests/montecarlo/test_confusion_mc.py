@@ -1,4 +1,7 @@
-"""Gradient confusion from the Gram matrix vs explicit per-sample gradients; noise scale."""
+"""Gradient confusion from the Gram matrix vs explicit per-sample gradients; noise scale.
+
+The per-sample quantities come from flatstart.montecarlo.per_sample with the training loss
+``"mse"`` (the confusion functions' default)."""
 
 from __future__ import annotations
 
@@ -11,18 +14,22 @@ from flatstart.montecarlo.confusion import (
     confusion_stats,
     confusion_stats_reference,
     confusion_sweep,
-    gram_from_gradients,
+    exact_noise_scale,
     minibatch_confusion,
     noise_scale,
     noise_scale_from_gram,
     pairwise_offdiag,
-    per_sample_gradients,
-    per_sample_gram,
     two_batch_noise_scale,
+    with_replacement_pair_products,
 )
 from flatstart.montecarlo.data import sphere_inputs, teacher_dataset
+from flatstart.montecarlo.losses import network_loss, per_sample_loss
 from flatstart.montecarlo.networks import mlps
-from flatstart.montecarlo.training import network_losses, per_sample_losses
+from flatstart.montecarlo.per_sample import (
+    gram_from_gradients,
+    per_sample_gradients,
+    per_sample_gram,
+)
 
 D = torch.float64
 ALPHA = 1e-3
@@ -54,7 +61,7 @@ def test_per_sample_gradients_vs_loop(name, make, loss):
         y = torch.sign(y)
     g = per_sample_gradients(nets, x, y, loss)
     leaves = [p.detach().clone().requires_grad_(True) for p in nets.parameters()]
-    ls = per_sample_losses(nets.forward(x, params=leaves), y, loss)
+    ls = per_sample_loss(nets.forward(x, params=leaves), y, loss)
     for i in range(x.shape[0]):
         gi = torch.autograd.grad(ls[:, i].sum(), leaves, retain_graph=True)
         for a, b in zip(gi, g, strict=True):
@@ -62,7 +69,7 @@ def test_per_sample_gradients_vs_loop(name, make, loss):
     if nets.norm != "batch":  # single-sample forward equals the batch forward's ℓ_i
         i = 3
         gi = torch.autograd.grad(
-            network_losses(nets.forward(x[i:i + 1], params=leaves), y[i:i + 1], loss).sum(),
+            network_loss(nets.forward(x[i:i + 1], params=leaves), y[i:i + 1], loss).sum(),
             leaves)
         assert all(torch.allclose(a, b[:, i], rtol=1e-12, atol=1e-14)
                    for a, b in zip(gi, g, strict=True))
@@ -72,8 +79,8 @@ def test_per_sample_gradients_vs_loop(name, make, loss):
 def test_confusion_stats_gram_vs_explicit(name, make):
     nets = make()
     x, y = _data(10, nets.output_dim)
-    g = per_sample_gradients(nets, x, y)
-    K = per_sample_gram(nets, x, y)  # layer-wise route where available
+    g = per_sample_gradients(nets, x, y, "mse")
+    K = per_sample_gram(nets, x, y, "mse")  # layer-wise route where available
     assert torch.allclose(K, gram_from_gradients(g), rtol=1e-11, atol=1e-13)
     eta = float(K.abs().mean()) * 0.1
     s = confusion_stats(K, eta=eta, cos_eta=0.1)
@@ -103,7 +110,7 @@ def test_cosines_with_zero_gradient_are_zero_and_counted():
 def test_noise_scale_identity_and_routes():
     nets = mlps(3, 8, 3, input_dim=6, output_dim=1, bias=True, seed=0)
     x, y = _data(12)
-    g = per_sample_gradients(nets, x, y)
+    g = per_sample_gradients(nets, x, y, "mse")
     ns = noise_scale(nets, (x, y), grads=g)
     K = gram_from_gradients(g)
     b, tr, g2 = noise_scale_from_gram(K)
@@ -118,7 +125,8 @@ def test_noise_scale_identity_and_routes():
     assert not torch.allclose(off, g2 - tr1 / (n - 1), rtol=1e-6)
     # |G|² is the squared norm of the full-batch gradient (no batch-norm)
     leaves = [p.detach().clone().requires_grad_(True) for p in nets.parameters()]
-    full = torch.autograd.grad(network_losses(nets.forward(x, params=leaves), y).sum(), leaves)
+    full = torch.autograd.grad(network_loss(nets.forward(x, params=leaves), y, "mse").sum(),
+                               leaves)
     sq = sum(t.reshape(3, -1).pow(2).sum(dim=1) for t in full)
     assert torch.allclose(ns.grad_sq_norm, sq, rtol=1e-11)
     assert ns.layers == [1, 2, 3] and ns.layer_b_simple.shape == (3, 3)
@@ -197,9 +205,37 @@ def test_confusion_over_training_records_init_and_end():
     ds = teacher_dataset(16, 6, seed=2)
     r = confusion_over_training(nets, ds, "sgd", 0.05, steps=10, batch_size=4, record_every=5)
     assert r["steps"] == [0, 5, 10]
-    s0 = confusion_stats(per_sample_gram(nets, ds.x, ds.y))
+    s0 = confusion_stats(per_sample_gram(nets, ds.x, ds.y, "mse"))
     assert torch.allclose(r["stats"][0]["cos_mean"], s0["cos_mean"], rtol=1e-12)
     fin = r["history"].final_params
-    s1 = confusion_stats(gram_from_gradients(per_sample_gradients(nets, ds.x, ds.y, params=fin)))
+    s1 = confusion_stats(gram_from_gradients(per_sample_gradients(nets, ds.x, ds.y, "mse", fin)))
     assert torch.allclose(r["stats"][-1]["cos_min"], s1["cos_min"], rtol=1e-10)
     assert not torch.allclose(r["stats"][-1]["cos_min"], s0["cos_min"])
+
+
+@pytest.mark.parametrize("kw", [{}, {"norm": "layer", "residual": 0.5}])
+def test_exact_noise_scale_equals_noise_scale(kw):
+    """The layer-wise (no norm) and replica (layer norm) routes give the noise scale of the
+    vjp per-sample gradients."""
+    nets = mlps(2, 6, 3, input_dim=6, output_dim=1, bias=True, seed=5, **kw)
+    ds = teacher_dataset(10, 6, seed=1)
+    e, r = exact_noise_scale(nets, ds), noise_scale(nets, ds)
+    assert torch.allclose(e.layer_b_simple, r.layer_b_simple, rtol=1e-10)
+    assert torch.allclose(e.grad_sq_norm, r.grad_sq_norm, rtol=1e-10)
+    with pytest.raises(ValueError, match="norm='batch'"):
+        exact_noise_scale(mlps(2, 6, 3, input_dim=6, output_dim=1, norm="batch"), ds)
+
+
+def test_with_replacement_pair_products_match_explicit_batches():
+    nets = mlps(1, 6, 2, input_dim=6, output_dim=1, bias=True, seed=2)
+    ds = teacher_dataset(7, 6, seed=3)
+    g = torch.cat([t.reshape(1, 7, -1) for t in per_sample_gradients(nets, ds.x, ds.y, "mse")],
+                  dim=2)[0]
+    r = with_replacement_pair_products(g @ g.T, 3, 5, seed=4)
+    gen = torch.Generator().manual_seed(4)
+    idx = torch.randint(0, 7, (2, 5, 3), generator=gen)
+    m1, m2 = g[idx[0]].mean(dim=1), g[idx[1]].mean(dim=1)
+    assert torch.allclose(r["inner"], (m1 * m2).sum(dim=1), rtol=1e-12)
+    assert torch.allclose(r["sq1"], m1.square().sum(dim=1), rtol=1e-12)
+    with pytest.raises(ValueError, match="batch_size"):
+        with_replacement_pair_products(g @ g.T, 0, 5)

@@ -1,5 +1,5 @@
-"""Tests of flatstart.montecarlo.curvature and flatstart.montecarlo.lanczos against dense float64
-references."""
+"""Tests of flatstart.montecarlo.curvature (operator, eigen, trace, density, lanczos, flat)
+against dense float64 references."""
 
 from __future__ import annotations
 
@@ -13,7 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flatstart.montecarlo import curvature
-from flatstart.montecarlo.lanczos import gaussian_broadening, lanczos, lane_ritz, ritz, tridiagonal
+from flatstart.montecarlo.curvature.lanczos import (
+    gaussian_broadening,
+    lanczos,
+    lane_ritz,
+    ritz,
+    tridiagonal,
+)
 
 DT = torch.float64
 ALPHA_4SIGMA = 6.3e-5  # two-sided normal tail beyond 4 standard errors

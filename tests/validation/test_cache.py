@@ -102,7 +102,7 @@ def test_any_key_change_misses(toy, tmp_path: Path) -> None:
 
 
 def test_key_covers_device_alpha_and_params(toy) -> None:
-    from flatstart.validation.sweeps import point_key
+    from flatstart.validation.records import point_key
 
     k = point_key(toy, {"mu": 0.0}, "quick", 0, "cpu")
     assert k == point_key(toy, {"mu": 0.0}, "quick", 0, "cpu")
@@ -209,7 +209,7 @@ def _scratch_tree(tmp_path: Path) -> Path:
 def test_fingerprint_follows_every_package_file(tmp_path: Path) -> None:
     """Editing any theory/ or montecarlo/ or validation/ file changes the key; docs do not."""
     from flatstart.validation.claims import get
-    from flatstart.validation.sweeps import code_fingerprint
+    from flatstart.validation.records import code_fingerprint
 
     root = _scratch_tree(tmp_path)
     roots = [root / "theory", root / "montecarlo", root / "validation"]
@@ -219,7 +219,7 @@ def test_fingerprint_follows_every_package_file(tmp_path: Path) -> None:
     (root / "docs" / "page.md").write_text("edited docs\n")
     assert code_fingerprint(claim, roots) == base, "an edit outside the packages must not count"
     seen = {base}
-    for rel in ("theory/products.py", "montecarlo/vc_experiments.py", "validation/stats.py"):
+    for rel in ("theory/products.py", "montecarlo/sampling.py", "validation/stats.py"):
         f = root / rel
         f.write_text(f.read_text() + "\n# an edit\n")
         new = code_fingerprint(claim, roots)
@@ -258,7 +258,7 @@ def test_edited_measurement_is_never_served_from_the_cache(tmp_path: Path) -> No
 
     points = len(get("VC.mean-vs-median").grid("quick"))
     assert _run_scratch(root, cache)["cached"] == points, "an unchanged tree is served from cache"
-    f = root / "montecarlo" / "vc_experiments.py"
+    f = root / "montecarlo" / "sampling.py"
     text = f.read_text()
     assert "outs.append(g.output)" in text
     f.write_text(text.replace("outs.append(g.output)", "outs.append(1.5 * g.output)"))

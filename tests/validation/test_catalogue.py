@@ -14,7 +14,7 @@ from __future__ import annotations
 import matplotlib
 import pytest
 
-from flatstart.validation.claims import BUDGETS, get, ids, last_records, verify
+from flatstart.validation.claims import BUDGETS, get, ids, verify
 from flatstart.validation.layering import static_violations
 
 matplotlib.use("Agg")
@@ -40,7 +40,7 @@ def test_claim_consistent_mutant_rejected_and_plotted(claim_id: str) -> None:
     assert r.mutant_rejected is True, (claim_id, r.mutant_p_value)
     fig = plt.figure()
     try:
-        get(claim_id).plot(fig, last_records(claim_id))  # type: ignore[misc]
+        get(claim_id).plot(fig, r.records)  # type: ignore[misc]
     finally:
         plt.close(fig)
 

@@ -9,10 +9,12 @@ import pytest
 import torch
 
 import flatstart.validation.catalogue.gc as gc
-from flatstart.montecarlo import gc_experiments as gx
-from flatstart.montecarlo.confusion import per_sample_gram
+from flatstart.montecarlo import confusion as mc_conf
+from flatstart.montecarlo import per_sample as mc_ps
+from flatstart.montecarlo import sgd as mc_sgd
 from flatstart.montecarlo.data import sphere_inputs, teacher_dataset
 from flatstart.montecarlo.networks import mlps
+from flatstart.montecarlo.per_sample import per_sample_gram
 from flatstart.theory import confusion as tconf
 
 ALPHA = 0.01
@@ -64,27 +66,27 @@ def test_ntk_gram_matches_reference(y: str | None) -> None:
     nets = mlps(2, 6, 3, input_dim=4, output_dim=1, seed=3)
     ds = sphere_inputs(5, 4, labels="sign", seed=4)
     yy = None if y is None else ds.y
-    fast = gx.ntk_gram(nets, ds.x, yy)
-    slow = gx.ntk_gram_reference(nets, ds.x, yy)
+    fast = mc_ps.ntk_gram(nets, ds.x, yy)
+    slow = mc_ps.ntk_gram_reference(nets, ds.x, yy)
     torch.testing.assert_close(fast, slow, rtol=1e-12, atol=1e-12)
 
 
 def test_ntk_gram_rejects_norm_and_bias() -> None:
     with pytest.raises(ValueError, match="plain dense"):
-        gx.ntk_gram(mlps(1, 4, 2, output_dim=1, norm="layer", input_dim=3), torch.zeros(2, 3))
+        mc_ps.ntk_gram(mlps(1, 4, 2, output_dim=1, norm="layer", input_dim=3), torch.zeros(2, 3))
     with pytest.raises(ValueError, match="output_dim"):
-        gx.ntk_gram(mlps(1, 4, 2, input_dim=3), torch.zeros(2, 3))
+        mc_ps.ntk_gram(mlps(1, 4, 2, input_dim=3), torch.zeros(2, 3))
 
 
 def test_with_replacement_pairs_match_direct_batches() -> None:
     """Batch gradients from the Gram matrix equal explicit means of per-sample gradients."""
-    from flatstart.montecarlo.confusion import flat_per_sample, per_sample_gradients
+    from flatstart.montecarlo.per_sample import flat_per_sample, per_sample_gradients
 
     nets = mlps(1, 8, 2, input_dim=3, output_dim=1, bias=True, init="torch_default", seed=1)
     ds = teacher_dataset(10, 3, seed=2)
-    g = flat_per_sample(per_sample_gradients(nets, ds.x, ds.y))[0]
+    g = flat_per_sample(per_sample_gradients(nets, ds.x, ds.y, "mse"))[0]
     gram = g @ g.T
-    r = gx.with_replacement_pair_products(gram, 4, 3, seed=5)
+    r = mc_conf.with_replacement_pair_products(gram, 4, 3, seed=5)
     gen = torch.Generator().manual_seed(5)
     idx = torch.randint(0, 10, (2, 3, 4), generator=gen)
     g1, g2 = g[idx[0]].mean(dim=1), g[idx[1]].mean(dim=1)
@@ -95,8 +97,8 @@ def test_with_replacement_pairs_match_direct_batches() -> None:
 def test_path_moments_match_loop_and_theory() -> None:
     a = [[1.0, 2.0], [0.5, 1.5], [2.0, 0.3]]
     b = [[1.0, -1.0], [0.2, 0.5], [-1.0, 2.0]]
-    fast = gx.quadratic_sgd_path_moments(a, b, [1.0, -2.0], 0.15, 3)
-    slow = gx.quadratic_sgd_path_moments_reference(a, b, [1.0, -2.0], 0.15, 3)
+    fast = mc_sgd.quadratic_sgd_path_moments(a, b, [1.0, -2.0], 0.15, 3)
+    slow = mc_sgd.quadratic_sgd_path_moments_reference(a, b, [1.0, -2.0], 0.15, 3)
     np.testing.assert_allclose(fast["grad_sq"], slow["grad_sq"], rtol=1e-12)
     np.testing.assert_allclose(fast["gap"], slow["gap"], rtol=1e-12)
     prob = tconf.QuadraticFiniteSum(np.array(a), np.array(b))
@@ -113,17 +115,17 @@ def test_sgd_gaps_mean_matches_exact_expectation() -> None:
 
     a = np.array([[1.0, 2.0], [0.5, 1.5], [2.0, 0.3]])
     b = np.array([[1.0, -1.0], [0.2, 0.5], [-1.0, 2.0]])
-    gaps = gx.quadratic_sgd_gaps(a, b, [1.0, -2.0], 0.15, 6, 20_000, seed=0)
+    gaps = mc_sgd.quadratic_sgd_gaps(a, b, [1.0, -2.0], 0.15, 6, 20_000, seed=0)
     exact = tconf.thm31_lhs(tconf.QuadraticFiniteSum(a, b), [1.0, -2.0], 0.15, 6)
     assert not mean_test(gaps, exact, ALPHA).reject
     assert mean_test(gaps, 1.1 * exact, ALPHA).reject
 
 
 @pytest.mark.parametrize("fn,args,name", [
-    (gx.with_replacement_pair_products, (torch.eye(3), 0, 2), "batch_size"),
-    (gx.quadratic_sgd_gaps, ([[1.0]], [[0.0]], [1.0], -0.1, 1, 2), "lr"),
-    (gx.quadratic_sgd_gaps, ([[-1.0]], [[0.0]], [1.0], 0.1, 1, 2), "a must be > 0"),
-    (gx.quadratic_sgd_path_moments, ([[1.0]] * 3, [[0.0]] * 3, [1.0], 0.1, 20), "too many"),
+    (mc_conf.with_replacement_pair_products, (torch.eye(3), 0, 2), "batch_size"),
+    (mc_sgd.quadratic_sgd_gaps, ([[1.0]], [[0.0]], [1.0], -0.1, 1, 2), "lr"),
+    (mc_sgd.quadratic_sgd_gaps, ([[-1.0]], [[0.0]], [1.0], 0.1, 1, 2), "a must be > 0"),
+    (mc_sgd.quadratic_sgd_path_moments, ([[1.0]] * 3, [[0.0]] * 3, [1.0], 0.1, 20), "too many"),
 ])
 def test_bad_input(fn: object, args: tuple, name: str) -> None:
     with pytest.raises(ValueError, match=name):

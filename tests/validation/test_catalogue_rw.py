@@ -10,14 +10,13 @@ import pytest
 import torch
 
 import flatstart.validation.catalogue.rw as W
-from flatstart.montecarlo.derivatives import input_jacobian_reference
-from flatstart.montecarlo.networks import mlps
-from flatstart.montecarlo.rw_experiments import (
+from flatstart.montecarlo.jacobians import (
+    input_jacobian_reference,
     mask_jacobians,
-    readout_to_lecun,
-    residual_block_stack,
     scalar_input_gradients,
 )
+from flatstart.montecarlo.networks import mlps
+from flatstart.montecarlo.sampling import readout_to_lecun, residual_block_stack
 from flatstart.validation.claims import get
 
 JAC_CASES = [

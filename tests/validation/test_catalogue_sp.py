@@ -1,5 +1,5 @@
 """SP catalogue (two phases of SGD, basins): validation/catalogue/sp.py and its Monte Carlo
-helpers in montecarlo/sp_experiments.py.
+helpers in montecarlo/per_sample.py, confusion.py and phases.py.
 
 Every claim is consistent at the standard budget (slow); the Monte Carlo side never executes
 theory at run time; the fast measurement paths agree with their slow references; the SNR
@@ -18,21 +18,17 @@ import pytest
 import torch
 
 import flatstart.validation.catalogue.sp as sp
-from flatstart.montecarlo.confusion import noise_scale, per_sample_gradients
+from flatstart.montecarlo.confusion import exact_noise_scale, noise_scale
 from flatstart.montecarlo.data import teacher_dataset
 from flatstart.montecarlo.networks import mlps
-from flatstart.montecarlo.phases import gradient_snr
-from flatstart.montecarlo.sp_experiments import (
+from flatstart.montecarlo.per_sample import (
     batch_gradients,
     batch_gradients_reference,
-    exact_noise_scale,
-    fixed_point_snr,
     iid_batch_indices,
-    per_sample_gradients_layerwise,
-    per_sample_gradients_replica,
+    per_sample_gradients,
     replica_gradients,
-    snr_training,
 )
+from flatstart.montecarlo.phases import fixed_point_snr, gradient_snr, snr_training
 from flatstart.theory.noise import layer_snr
 from flatstart.validation import stats
 from flatstart.validation.claims import get, verify
@@ -201,9 +197,9 @@ def test_per_sample_routes_agree(kw: dict[str, Any]) -> None:
     nets = mlps(2, 5, 3, activation="tanh", init="xavier_normal", input_dim=5, output_dim=1,
                 seed=0, **kw)
     ds = teacher_dataset(6, 5, width=4, seed=1)
-    a = per_sample_gradients_layerwise(nets, ds)
-    b = per_sample_gradients_replica(nets, ds)
-    c = per_sample_gradients(nets, ds.x, ds.y)
+    a = per_sample_gradients(nets, ds.x, ds.y, "mse", method="layerwise")
+    b = per_sample_gradients(nets, ds.x, ds.y, "mse", method="replica")
+    c = per_sample_gradients(nets, ds.x, ds.y, "mse")
     for u, v, w in zip(a, b, c, strict=True):
         torch.testing.assert_close(u, v, rtol=1e-12, atol=1e-14)
         torch.testing.assert_close(u, w, rtol=1e-12, atol=1e-14)
@@ -251,9 +247,10 @@ def test_helper_errors() -> None:
     nets, ds = _tiny()
     with pytest.raises(ValueError, match="batches_per_rep"):
         fixed_point_snr(nets, ds, 2, 1, 3)
-    ln = mlps(2, 4, 2, input_dim=3, output_dim=1, norm="layer", seed=0)
+    bn = mlps(2, 4, 2, input_dim=3, output_dim=1, norm="batch", seed=0)
+    small = teacher_dataset(4, 3, seed=0)
     with pytest.raises(ValueError, match="norm"):
-        per_sample_gradients_layerwise(ln, teacher_dataset(4, 3, seed=0))
+        per_sample_gradients(bn, small.x, small.y, "mse", method="layerwise")
     with pytest.raises(ValueError, match="shapes"):
         replica_gradients(nets, ds.x, ds.y)
     with pytest.raises(TypeError, match="NetworkBatch"):

@@ -10,7 +10,9 @@ import pytest
 import torch
 
 import flatstart.validation.catalogue.vc_curvature as vc2
-from flatstart.montecarlo import vc2_experiments as mc
+from flatstart.montecarlo import curvature as mc_curvature
+from flatstart.montecarlo import sampling as mc_sampling
+from flatstart.montecarlo import training as mc_training
 from flatstart.validation import stats
 from flatstart.validation.claims import get, verify
 
@@ -28,8 +30,8 @@ def test_claim_consistent_other_seeds(claim_id: str, seed: int) -> None:
 # ------------------------------------------------------------------ montecarlo helpers
 def test_chain_hessians_match_reference() -> None:
     for y in (0.0, 1.0):
-        fast = mc.chain_hessian_samples(6, 5, y=y, seed=3)
-        slow = mc.chain_hessian_samples_reference(6, 5, y=y, seed=3)
+        fast = mc_curvature.chain_hessian_samples(6, 5, y=y, seed=3)
+        slow = mc_curvature.chain_hessian_samples_reference(6, 5, y=y, seed=3)
         np.testing.assert_allclose(fast.eigenvalues, slow.eigenvalues, rtol=1e-10, atol=1e-14)
         np.testing.assert_allclose(fast.trace, slow.trace, rtol=1e-12)
         np.testing.assert_allclose(fast.grad_norm, slow.grad_norm, rtol=1e-12)
@@ -39,7 +41,7 @@ def test_chain_hessian_trace_is_sum_of_squared_partial_products() -> None:
     # tr H = x^2 sum_i P_{-i}^2, computed here directly from the torch chains' weights
     from flatstart.montecarlo.networks import chains
 
-    r = mc.chain_hessian_samples(8, 4, x=1.5, y=0.3, seed=5)
+    r = mc_curvature.chain_hessian_samples(8, 4, x=1.5, y=0.3, seed=5)
     w = torch.stack([p.reshape(8) for p in chains(8, 4, sigma=1.0, seed=5).parameters()], 1)
     p_minus = torch.stack([torch.prod(torch.cat([w[:, :i], w[:, i + 1:]], 1), 1)
                            for i in range(4)], 1)
@@ -51,38 +53,38 @@ def test_chain_hessian_trace_is_sum_of_squared_partial_products() -> None:
                                     ("adam", {"eps": 1e-8, "betas": (0.5, 0.9)})])
 def test_saddle_escape_matches_torch_optim(opt: str, kw: dict) -> None:
     lams = [0.05, 0.3, 2.0]
-    fast = mc.saddle_escape_steps(lams, opt, lr=0.05, theta0=1e-3, radius=1.0,
+    fast = mc_training.saddle_escape_steps(lams, opt, lr=0.05, theta0=1e-3, radius=1.0,
                                   max_steps=3000, **kw)
-    slow = mc.saddle_escape_steps_reference(lams, opt, lr=0.05, theta0=1e-3, radius=1.0,
+    slow = mc_training.saddle_escape_steps_reference(lams, opt, lr=0.05, theta0=1e-3, radius=1.0,
                                             max_steps=3000, **kw)
     np.testing.assert_array_equal(fast[0], slow[0])
     np.testing.assert_array_equal(fast[1], slow[1])
 
 
 def test_saddle_escape_censoring_and_errors() -> None:
-    s, c = mc.saddle_escape_steps([1e-6], "sgd", lr=0.1, max_steps=5)
+    s, c = mc_training.saddle_escape_steps([1e-6], "sgd", lr=0.1, max_steps=5)
     assert s.tolist() == [5.0] and c.tolist() == [True]
     with pytest.raises(ValueError, match="lams"):
-        mc.saddle_escape_steps([-1.0])
+        mc_training.saddle_escape_steps([-1.0])
     with pytest.raises(ValueError, match="theta0"):
-        mc.saddle_escape_steps([1.0], theta0=0.0)
+        mc_training.saddle_escape_steps([1.0], theta0=0.0)
 
 
 def test_residual_outputs_are_products() -> None:
     from flatstart.montecarlo.networks import chains
 
-    out = mc.residual_chain_outputs(7, 6, 0.4, sigma=1.0, x=2.0, seed=11)
+    out = mc_sampling.residual_chain_outputs(7, 6, 0.4, sigma=1.0, x=2.0, seed=11)
     w = torch.stack([p.reshape(7) for p in chains(7, 6, sigma=1.0, seed=11).parameters()], 1)
     np.testing.assert_allclose(out, 2.0 * torch.prod(1 + 0.4 * w, 1).numpy(), rtol=1e-13)
 
 
 def test_layernorm_signal_is_normalized() -> None:
-    v = mc.normalized_sq_norms(50, 8, 5, "layer", seed=0)
+    v = mc_sampling.normalized_sq_norms(50, 8, 5, "layer", seed=0)
     assert np.all(v > 0) and np.all(v < 1.0)  # ‖relu(ẑ)‖²/n < ‖ẑ‖²/n = var/(var+eps) < 1
-    b = mc.normalized_sq_norms(20, 8, 3, "batch", seed=0)
+    b = mc_sampling.normalized_sq_norms(20, 8, 3, "batch", seed=0)
     assert b.shape == (20,) and np.all(np.isfinite(b))
     with pytest.raises(ValueError, match="norm"):
-        mc.normalized_sq_norms(2, 4, 2, "group")
+        mc_sampling.normalized_sq_norms(2, 4, 2, "group")
 
 
 # ------------------------------------------------------------------ theory side / tests
@@ -120,7 +122,7 @@ def test_residual_band_test_rejects_outside() -> None:
 # ------------------------------------------------------------------ new claims' helpers
 def test_torch_chain_hessians_match_chain_hessian_samples() -> None:
     r = vc2._torch_chain_hessians(16, 4, 0.8, 1.5, 0.3, 7, "cpu")
-    ref = mc.chain_hessian_samples(16, 4, sigma=0.8, x=1.5, y=0.3, seed=7)
+    ref = mc_curvature.chain_hessian_samples(16, 4, sigma=0.8, x=1.5, y=0.3, seed=7)
     np.testing.assert_allclose(np.linalg.eigvalsh(r["hessian"]), ref.eigenvalues, rtol=1e-10,
                                atol=1e-14)
     np.testing.assert_allclose(np.sqrt((r["grad"] ** 2).sum(1)), ref.grad_norm, rtol=1e-12)

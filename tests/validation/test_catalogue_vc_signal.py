@@ -18,7 +18,7 @@ from scipy import special
 import flatstart.validation.catalogue.vc_signal as vc
 from flatstart.montecarlo.derivatives import chain_gradients
 from flatstart.montecarlo.networks import chains, mlps
-from flatstart.montecarlo.vc_experiments import chain_samples, chunk_seeds, norm_ratios
+from flatstart.montecarlo.sampling import chain_samples, chunk_seeds, norm_ratios
 from flatstart.theory.chains import NeuralChain
 from flatstart.theory.laws import Normal, Uniform
 from flatstart.theory.products import product

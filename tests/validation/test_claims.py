@@ -13,7 +13,6 @@ from flatstart.validation import claims as claims_fn
 from flatstart.validation.claims import (
     Claim,
     Result,
-    _apply_run_holm,
     by_budget,
     calibrate,
     get,
@@ -22,8 +21,10 @@ from flatstart.validation.claims import (
     verify,
     verify_all,
 )
+from flatstart.validation.grid import expand_grid, grid_for, product_grid
+from flatstart.validation.records import point_seed
+from flatstart.validation.run import _apply_run_holm
 from flatstart.validation.stats import TestOutcome
-from flatstart.validation.sweeps import expand_grid, grid_for, point_seed, product_grid
 
 SEED = 1  # at seed 0, DEMO.normal-cdf's first point has p = 0.0033: a legitimate false alarm
 

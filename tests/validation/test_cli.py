@@ -271,8 +271,9 @@ def test_verify_scheduler_without_workers_times_out(tmp_path: Path, capsys) -> N
         # the Python API: a user's client on a cluster without workers
         from distributed import Client
 
-        from flatstart.validation.claims import _tasks_for, get
+        from flatstart.validation.claims import get
         from flatstart.validation.executors import SchedulerUnavailable, make_executor
+        from flatstart.validation.run import _tasks_for
 
         with Client(cluster) as client:
             ex = make_executor(client=client, worker_timeout=0.5)

@@ -19,7 +19,7 @@ from scipy import stats as sps  # noqa: E402
 
 import flatstart.validation.catalogue._demo  # noqa: E402,F401
 from flatstart.validation import plots  # noqa: E402
-from flatstart.validation.claims import get, last_records, verify_all  # noqa: E402
+from flatstart.validation.claims import get, verify_all  # noqa: E402
 
 IDS = ["DEMO.normal-cdf", "DEMO.normal-mean"]
 
@@ -27,7 +27,7 @@ IDS = ["DEMO.normal-cdf", "DEMO.normal-mean"]
 @pytest.fixture(scope="module")
 def run() -> dict[str, tuple]:
     results = verify_all(IDS, seed=1, cache=False, resolution=False)
-    return {r.id: (get(r.id), last_records(r.id), r) for r in results}
+    return {r.id: (get(r.id), r.records, r) for r in results}
 
 
 def _read_csv(path: str | Path) -> dict[str, list[str]]:

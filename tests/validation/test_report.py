@@ -174,19 +174,18 @@ def test_figure_cache_serves_unchanged_figures(tmp_path: Path, monkeypatch) -> N
     """A rerun on cached points copies the figures (byte-identical) instead of redrawing them;
     the broken claim (not cacheable) is drawn each time."""
     from flatstart.validation.cache import Cache
-    from flatstart.validation.claims import last_records
 
     cache = Cache(tmp_path / "cache")
     drawn = _count_drawings(monkeypatch)
     first = verify_all(CACHED_IDS, seed=2, cache=cache, resolution=False)
-    recs = {r.id: last_records(r.id) for r in first}
+    recs = first.records
     p1 = write_report(first, tmp_path / "a", records=recs, figure_cache=cache)
     assert p1["cached_figures"] == [] and sorted(drawn) == sorted(CACHED_IDS)
     assert cache.info()["figures"] == 4  # PNG + SVG of the two cacheable claims
     drawn.clear()
     again = verify_all(CACHED_IDS, seed=2, cache=cache, resolution=False)
     assert all(pt["cached"] for r in again[:2] for pt in r.details["points"])
-    recs = {r.id: last_records(r.id) for r in again}
+    recs = again.records
     p2 = write_report(again, tmp_path / "b", records=recs, figure_cache=cache)
     assert sorted(p2["cached_figures"]) == ["DEMO.normal-cdf", "DEMO.normal-mean"]
     assert drawn == ["DEMO.broken"]
@@ -208,15 +207,15 @@ def test_figure_cache_never_serves_a_figure_of_other_data(tmp_path: Path, monkey
     import dataclasses
 
     from flatstart.validation.cache import Cache
-    from flatstart.validation.claims import get, last_records
+    from flatstart.validation.claims import get
     from flatstart.validation.report import figure_key
 
     cache = Cache(tmp_path / "cache")
     res = verify_all(["DEMO.normal-mean"], seed=3, cache=cache, resolution=False)[0]
-    recs = last_records(res.id)
+    recs = res.records
     claim = get(res.id)
     base = figure_key(res, claim, recs)
-    assert base is not None and base == figure_key(res, claim, last_records(res.id))
+    assert base is not None and base == figure_key(res, claim, res.records)
     other_key = [dataclasses.replace(recs[0], key="f" * 64), *recs[1:]]
     outcome = dataclasses.replace(recs[0].outcome, p_value=recs[0].outcome.p_value / 2)
     other_outcome = [dataclasses.replace(recs[0], outcome=outcome), *recs[1:]]
@@ -279,7 +278,7 @@ def test_results_html_table_problems_first(report) -> None:
     assert run._repr_html_() == html and not run.ok
     assert run.counts() == {"consistent": 2, "refuted": 1, "underpowered": 0, "error": 1}
     assert run.summary().splitlines()[2].startswith("DEMO.wrong-mean")
-    with_figs = Results.with_last_records(results).html(figures=True)
+    with_figs = Results(results).html(figures=True)
     assert with_figs.count("<details>") == 4 and "data:image/png;base64," in with_figs
 
 

@@ -3,8 +3,8 @@
 Claims (theory: :mod:`flatstart.theory.confusion`, :mod:`flatstart.theory.noise`,
 :mod:`flatstart.theory.ntk`; Monte Carlo: real torch networks from
 :mod:`flatstart.montecarlo.networks` and real SGD runs,
-:mod:`flatstart.montecarlo.confusion`, :mod:`flatstart.montecarlo.derivatives`,
-:mod:`flatstart.montecarlo.gc_experiments`):
+:mod:`flatstart.montecarlo.confusion`, :mod:`flatstart.montecarlo.per_sample`,
+:mod:`flatstart.montecarlo.sgd`):
 
 * ``GC.linear-cosine`` -- linear model at w = 0: ``(1 + cos)/2 ~ Beta((d−1)/2, (d−1)/2)`` (KS).
 * ``GC.linear-confusion`` -- same model: ``P(cos < −η)`` exact (binomial test) and the union
@@ -85,8 +85,8 @@ def _linear_model_gradients(d: int, count: int, seed: int, device: str) -> Any:
     uniform on the sphere ``S^{d-1}`` with labels independent of them (Gaussian)."""
     torch = _torch()
     from flatstart.montecarlo.data import sphere_inputs
-    from flatstart.montecarlo.derivatives import per_sample_gradients
     from flatstart.montecarlo.networks import mlps
+    from flatstart.montecarlo.per_sample import per_sample_gradients
 
     s_net, s_data = _seeds(seed, 2)
     nets = mlps(1, 1, 1, activation="linear", init="lecun_normal", input_dim=d, output_dim=1,
@@ -104,7 +104,7 @@ def simulate_linear_cosine(
 
     One ``mlps`` network of depth 1 (a linear readout ``f(x) = wᵀx``), weights set to 0;
     ``2n`` inputs uniform on ``S^{d−1}`` with Gaussian labels; per-sample gradients of
-    ``½(f − y)²`` by :func:`flatstart.montecarlo.derivatives.per_sample_gradients`; the cosine of
+    ``½(f − y)²`` by :func:`flatstart.montecarlo.per_sample.per_sample_gradients`; the cosine of
     samples ``2k`` and ``2k+1`` for ``k < n`` (independent pairs, as the KS test needs).
     """
     d = int(params["d"])
@@ -254,8 +254,8 @@ def _linear_net_cosines(init: str, params: dict[str, Any], count: int, seed: int
                         device: str) -> dict[str, np.ndarray]:
     torch = _torch()
     from flatstart.montecarlo.data import sphere_inputs
-    from flatstart.montecarlo.derivatives import cosines_from_gram, per_sample_gram
     from flatstart.montecarlo.networks import mlps
+    from flatstart.montecarlo.per_sample import cosines_from_gram, per_sample_gram
 
     depth, width, d, n = (int(params[k]) for k in ("depth", "width", "input_dim", "samples"))
     s_net, s_data = _seeds(seed, 2)
@@ -396,8 +396,8 @@ def _spread(width: int, depth: int, count: int, x: Any, y: Any, seed: int,
             device: str) -> np.ndarray:
     """Per network: log of the standard deviation over pairs of loss-gradient cosines."""
     torch = _torch()
-    from flatstart.montecarlo.gc_experiments import ntk_gram
     from flatstart.montecarlo.networks import mlps
+    from flatstart.montecarlo.per_sample import ntk_gram
 
     n = x.shape[0]
     i, j = torch.triu_indices(n, n, 1)
@@ -416,8 +416,8 @@ def _pair_cosines(width: int, depth: int, rho0: float, count: int, seed: int,
                   device: str) -> np.ndarray:
     """Cosine of the output gradients of two inputs with ``⟨x̂, x̂'⟩ = ρ₀``, one per network."""
     torch = _torch()
-    from flatstart.montecarlo.gc_experiments import ntk_gram
     from flatstart.montecarlo.networks import mlps
+    from flatstart.montecarlo.per_sample import ntk_gram
 
     n0 = 16
     x = torch.zeros(2, n0, dtype=torch.float64, device=device)
@@ -437,7 +437,7 @@ def simulate_width_depth(
     params: dict[str, Any], seed: int, device: str, budget: str
 ) -> dict[str, Any]:
     """Real He-initialized ReLU MLPs (``depth`` hidden layers + linear readout), per-sample
-    gradients in the NTK parametrization (:func:`flatstart.montecarlo.gc_experiments.ntk_gram`).
+    gradients in the NTK parametrization (:func:`flatstart.montecarlo.per_sample.ntk_gram`).
 
     Trend points: one fixed data set (16 points on ``S^15``, sign labels), ``count`` independent
     networks per width (depth 4) or per depth (width 64); per network the log standard
@@ -567,15 +567,14 @@ def simulate_noise_identity(
     """Per-sample gradients of torch MLPs (bias, torch default init) on N points: the mean
     off-diagonal inner product from the Gram matrix, and ``|G|²``, ``tr Σ_N`` from
     :func:`flatstart.montecarlo.confusion.noise_scale` (divisor N)."""
-    from flatstart.montecarlo.confusion import (
-        flat_per_sample,
-        gram_from_gradients,
-        noise_scale,
-        pairwise_offdiag,
-        per_sample_gradients,
-    )
+    from flatstart.montecarlo.confusion import noise_scale, pairwise_offdiag
     from flatstart.montecarlo.data import teacher_dataset
     from flatstart.montecarlo.networks import mlps
+    from flatstart.montecarlo.per_sample import (
+        flat_per_sample,
+        gram_from_gradients,
+        per_sample_gradients,
+    )
 
     count = int(by_budget(budget, quick=8, standard=64, full=256))
     n = int(params["samples"])
@@ -673,10 +672,13 @@ def simulate_minibatch(
     gradients (divisor-N covariance), ``pairs`` independent pairs of with-replacement batches
     of size B (their gradient inner products and squared norms), and as many independent
     batches of size 2B (squared norms, for the two-batch estimators)."""
-    from flatstart.montecarlo.confusion import noise_scale_from_gram, per_sample_gram
+    from flatstart.montecarlo.confusion import (
+        noise_scale_from_gram,
+        with_replacement_pair_products,
+    )
     from flatstart.montecarlo.data import teacher_dataset
-    from flatstart.montecarlo.gc_experiments import with_replacement_pair_products
     from flatstart.montecarlo.networks import mlps
+    from flatstart.montecarlo.per_sample import per_sample_gram
 
     pairs = int(by_budget(budget, quick=4_000, standard=40_000, full=200_000))
     s_net, s_data, s_idx, s_big = _seeds(seed, 4)
@@ -788,7 +790,7 @@ def simulate_sgd_bound(
     params: dict[str, Any], seed: int, device: str, budget: str
 ) -> np.ndarray:
     """``F(w_T) − F*`` of independent real single-sample SGD runs (torch)."""
-    from flatstart.montecarlo.gc_experiments import quadratic_sgd_gaps
+    from flatstart.montecarlo.sgd import quadratic_sgd_gaps
 
     s = _thm31_setup(params)
     runs = int(by_budget(budget, quick=2_000, standard=20_000, full=200_000))
@@ -894,9 +896,9 @@ def simulate_thm32(
     params: dict[str, Any], seed: int, device: str, budget: str
 ) -> dict[str, Any]:
     """Exact ``min_{1≤k≤T} E‖∇F(w_k)‖²`` on every candidate, by enumerating all SGD paths
-    with torch (:func:`flatstart.montecarlo.gc_experiments.quadratic_sgd_path_moments`); the
+    with torch (:func:`flatstart.montecarlo.sgd.quadratic_sgd_path_moments`); the
     measured path-wise confusion η is kept for the report. Deterministic (no seed needed)."""
-    from flatstart.montecarlo.gc_experiments import quadratic_sgd_path_moments
+    from flatstart.montecarlo.sgd import quadratic_sgd_path_moments
 
     lhs, etas, start = [], [], []
     for c in _thm32_candidates(params):

@@ -4,7 +4,7 @@ Theory side: :mod:`flatstart.theory.wide` (Hanin's Jacobian moments, Hanin–Rol
 dead-network probability, Noci et al.'s prior predictive, Pennington et al.'s Jacobian
 spectrum variance). Monte Carlo side: real torch networks from
 :func:`flatstart.montecarlo.networks.mlps` and the measurements of
-:mod:`flatstart.montecarlo.rw_experiments`.
+:mod:`flatstart.montecarlo.sampling` and :mod:`flatstart.montecarlo.jacobians`.
 
 Claims: ``RW.hanin-jacobian``, ``RW.hanin-rolnick``, ``RW.dead-network``, ``RW.noci-prior``,
 ``RW.jacobian-spectrum``.
@@ -95,8 +95,9 @@ def simulate_hanin_jacobian(
     independent."""
     import torch
 
+    from flatstart.montecarlo.jacobians import scalar_input_gradients
     from flatstart.montecarlo.networks import mlps
-    from flatstart.montecarlo.rw_experiments import readout_to_lecun, scalar_input_gradients
+    from flatstart.montecarlo.sampling import readout_to_lecun
 
     count = int(by_budget(budget, quick=20_000, standard=200_000, full=1_000_000))
     widths = [int(w) for w in params["widths"]]
@@ -200,11 +201,11 @@ def simulate_hanin_rolnick(
 ) -> dict[str, np.ndarray]:
     r"""``M_L/M_0`` (and its square) per network, ``M_l = ‖x_l‖²/n_l``, at ``x_0 = (1,…,1)``:
     bias-free He ReLU :func:`~flatstart.montecarlo.networks.mlps` (every layer ReLU) or the residual
-    stack :func:`~flatstart.montecarlo.rw_experiments.residual_block_stack`."""
+    stack :func:`~flatstart.montecarlo.sampling.residual_block_stack`."""
     import torch
 
     from flatstart.montecarlo.networks import mlps
-    from flatstart.montecarlo.rw_experiments import residual_block_stack
+    from flatstart.montecarlo.sampling import residual_block_stack
 
     count = int(by_budget(budget, quick=20_000, standard=200_000, full=1_000_000))
     if params["kind"] == "residual":
@@ -456,11 +457,11 @@ def simulate_spectrum(
     (``(1/n) tr (JJᵀ)² − ((1/n) tr JJᵀ)²``) and their mean, for critical bias-free nets with
     every layer ``φ`` (linear: LeCun or orthogonal gain 1; ReLU: He or orthogonal gain √2),
     ``n₀ = n``, input a fixed unit-variance Gaussian vector; ``J`` from
-    :func:`flatstart.montecarlo.rw_experiments.mask_jacobians` (real torch nets)."""
+    :func:`flatstart.montecarlo.jacobians.mask_jacobians` (real torch nets)."""
     import torch
 
+    from flatstart.montecarlo.jacobians import mask_jacobians
     from flatstart.montecarlo.networks import mlps
-    from flatstart.montecarlo.rw_experiments import mask_jacobians
 
     count = int(by_budget(budget, quick=40, standard=400, full=2_000))
     n = int(params["width"])

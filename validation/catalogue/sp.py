@@ -29,7 +29,7 @@ and linear mode connectivity); docs/training.md. Claims (ids):
 
 The Monte Carlo side trains real torch MLPs (:mod:`flatstart.montecarlo.networks`,
 :mod:`flatstart.montecarlo.phases`, :mod:`flatstart.montecarlo.basins`,
-:mod:`flatstart.montecarlo.sp_experiments`) and
+:mod:`flatstart.montecarlo.per_sample`) and
 never evaluates a theory formula; the SNR prediction uses :func:`flatstart.theory.noise.layer_snr`
 applied to the *measured* exact noise scale of the data set (the theory contributes the
 relation, not the noise scale).
@@ -163,7 +163,7 @@ def simulate_snr(params: dict[str, Any], seed: int, device: str, budget: str
     a fixed parameter point of real MLPs (init, or after ``steps`` SGD steps), and the exact
     per-layer ``|G_l|²``, ``tr Σ_l``, ``B_simple,l`` of the data set."""
     from flatstart.montecarlo.networks import mlps
-    from flatstart.montecarlo.sp_experiments import fixed_point_snr
+    from flatstart.montecarlo.phases import fixed_point_snr
     from flatstart.montecarlo.training import train
 
     reps = int(by_budget(budget, quick=40, standard=200, full=1000))
@@ -284,8 +284,7 @@ def simulate_phases(params: dict[str, Any], seed: int, device: str, budget: str
     """Plain SGD on a noisy teacher task; per-epoch per-layer SNR (moving iterate), the exact
     ``B_simple,l`` at the start of every epoch, the smoothed SNR and transition epochs."""
     from flatstart.montecarlo.networks import mlps
-    from flatstart.montecarlo.phases import transition_epochs
-    from flatstart.montecarlo.sp_experiments import snr_training
+    from flatstart.montecarlo.phases import snr_training, transition_epochs
 
     count = int(by_budget(budget, quick=params["count"], standard=4 * params["count"],
                           full=16 * params["count"]))

@@ -40,8 +40,9 @@ docs/chains.md. Claims (ids):
 * ``VC.normalization``: with LayerNorm the law of ``‖x_L‖²/n`` does not depend on depth
   (slope 0 of ``log‖x_L‖²/n`` against L). Mutant: the plain ReLU nets' per-layer log decay.
 
-The Monte Carlo side uses :mod:`flatstart.montecarlo.vc2_experiments` and
-:func:`flatstart.montecarlo.training.escape_times`; it never evaluates a theory formula.
+The Monte Carlo side uses :mod:`flatstart.montecarlo.curvature`,
+:mod:`flatstart.montecarlo.sampling` and :mod:`flatstart.montecarlo.training`; it never
+evaluates a theory formula.
 """
 
 from __future__ import annotations
@@ -52,15 +53,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from flatstart.montecarlo.curvature import dense_hessian, flat_function_batch
-from flatstart.montecarlo.networks import chains
-from flatstart.montecarlo.training import censored_median, escape_times
-from flatstart.montecarlo.vc2_experiments import (
+from flatstart.montecarlo.curvature import (
     chain_hessian_samples,
-    normalized_sq_norms,
-    residual_chain_outputs,
-    saddle_escape_steps,
+    dense_hessian,
+    flat_function_batch,
 )
+from flatstart.montecarlo.networks import chains
+from flatstart.montecarlo.sampling import normalized_sq_norms, residual_chain_outputs
+from flatstart.montecarlo.training import censored_median, escape_times, saddle_escape_steps
 from flatstart.theory.chains import NeuralChain, residual_chain_log_cdf, residual_chain_median
 from flatstart.theory.escape import (
     adam_escape_bounds,

@@ -28,7 +28,7 @@ the derivations in docs/chains.md and docs/wide.md. Claims (ids):
   and median, and the side of ½ predicted by the exact critical width ``n_c(L)`` and by its
   asymptote ``5L/(2 log 2)`` (binomial tests; mutant: a depth-free critical width ``n_c(2)``).
 
-The Monte Carlo side builds real torch networks through :mod:`flatstart.montecarlo.vc_experiments`
+The Monte Carlo side builds real torch networks through :mod:`flatstart.montecarlo.sampling`
 (:func:`~flatstart.montecarlo.networks.chains`, :func:`~flatstart.montecarlo.networks.mlps`,
 :func:`~flatstart.montecarlo.derivatives.chain_gradients`); it never evaluates a theory formula.
 """
@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
-from flatstart.montecarlo.vc_experiments import chain_samples, norm_ratios
+from flatstart.montecarlo.sampling import chain_samples, norm_ratios
 from flatstart.theory.chains import NeuralChain, median_stable_variance
 from flatstart.theory.inits import weight_law, weight_variance
 from flatstart.theory.products import product

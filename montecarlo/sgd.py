@@ -1,24 +1,20 @@
-"""Monte Carlo measurements for the gradient-confusion (GC) claim family.
+"""Single-sample SGD on finite sums of diagonal quadratics: Monte Carlo gaps and exact paths.
 
-Small measurements on real torch networks and real SGD runs that the general modules
-(:mod:`flatstart.montecarlo.confusion`, :mod:`flatstart.montecarlo.derivatives`,
-:mod:`flatstart.montecarlo.training`) do not provide directly. Nothing here uses a theory formula:
-every number is computed by running networks, autograd and SGD in torch.
+``F = (1/N) Σ_i f_i`` with ``f_i(w) = ½ Σ_c a_ic (w_c − b_ic)²``; SGD steps
+``w ← w − lr ∇f_{i_k}(w)`` with ``i_k`` uniform on ``{0..N−1}``. Everything is measured with
+torch: gradients by autograd, updates by :class:`flatstart.montecarlo.optim.SGD`, ``F*`` by an
+exact Newton step with the autograd Hessian (``F`` is quadratic); no theory formula is used.
 
-* :func:`ntk_gram` -- per-sample gradient Gram matrices of He-initialized ReLU MLPs expressed in
-  the NTK parametrization (chain rule of the reparametrization ``W_std = (σ_w/√n_in) W_ntk``).
-* :func:`with_replacement_pair_products` -- inner products of the gradients of pairs of
-  independent with-replacement mini-batches, from a per-sample Gram matrix.
-* :func:`quadratic_sgd_gaps` -- many independent single-sample SGD runs (torch autograd +
-  :class:`flatstart.montecarlo.optim.SGD`) on a finite sum of diagonal quadratics; ``F(w_T) − F*``.
+* :func:`quadratic_sgd_gaps` -- ``F(w_T) − F*`` of many independent seeded runs (one
+  ``(runs, d)`` tensor);
 * :func:`quadratic_sgd_path_moments` -- exact expectations over SGD index sequences by
-  enumerating every path as one torch batch (autograd gradients, torch SGD steps).
+  enumerating every path as one torch batch; slow reference
+  :func:`quadratic_sgd_path_moments_reference` (a loop over paths with ``torch.optim.SGD``).
 """
 
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,147 +23,17 @@ import torch
 from torch import Tensor
 
 from flatstart._checks import check_int, check_positive
-from flatstart.montecarlo.networks import NetworkBatch
 from flatstart.montecarlo.optim import SGD
 
 __all__ = [
-    "ntk_gram",
-    "ntk_gram_reference",
     "quadratic_sgd_gaps",
     "quadratic_sgd_path_moments",
     "quadratic_sgd_path_moments_reference",
-    "with_replacement_pair_products",
 ]
 
 _MAX_PATHS = 200_000
 
 
-# ---------------------------------------------------------------------------- NTK Gram
-def _check_plain(nets: Any) -> NetworkBatch:
-    if not isinstance(nets, NetworkBatch):
-        raise TypeError(f"nets must be a NetworkBatch, got {type(nets).__name__}")
-    if nets.bias or nets.norm is not None or nets.residual is not None:
-        raise ValueError(
-            "nets must be plain dense networks (bias=False, norm=None, residual=None) for the "
-            f"NTK reparametrization, got bias={nets.bias}, norm={nets.norm!r}, "
-            f"residual={nets.residual!r}"
-        )
-    if nets.output_dim != 1:
-        raise ValueError(f"nets must have a scalar output (output_dim=1), got {nets.output_dim}")
-    return nets
-
-
-def ntk_gram(nets: NetworkBatch, x: Tensor, y: Tensor | None = None, gain: float = 2.0) -> Tensor:
-    """Per-sample gradient Gram matrices in the NTK parametrization, ``(count, N, N)``.
-
-    The networks use the standard parametrization ``h_l = W_l x_{l−1}`` with weights of
-    variance ``gain/n_{l−1}`` (He: ``gain = 2``). Writing ``W_l = √(gain/n_{l−1}) V_l`` with
-    ``V_l`` iid ``N(0, 1)`` gives the NTK parametrization, and by the chain rule
-    ``∂/∂V_l = √(gain/n_{l−1}) ∂/∂W_l``; with ``∂ℓ_i/∂W_l = δ_{l,i} x_{l−1,i}ᵀ``
-    [derived: chain rule]
-
-        ``K = Σ_l (gain/n_{l−1}) (X_{l−1} X_{l−1}ᵀ) ⊙ (Δ_l Δ_lᵀ)``.
-
-    ``y=None``: gradients of the scalar output ``f(x_i)`` (``δ = ∂f/∂h``); otherwise of the
-    per-sample loss ``ℓ_i = ½(f(x_i) − y_i)²``. Inputs are used as given (scale them by
-    ``√(n_0/gain)`` to reproduce the NTK network on unit inputs exactly).
-
-    >>> from flatstart.montecarlo.networks import mlps
-    >>> nets = mlps(3, 8, 3, input_dim=4, output_dim=1, seed=0)
-    >>> x = torch.randn(5, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-    >>> bool(torch.allclose(ntk_gram(nets, x), ntk_gram_reference(nets, x)))
-    True
-    """
-    nets = _check_plain(nets)
-    g = check_positive("gain", gain)
-    ps = [p.detach().requires_grad_(True) for p in nets.parameters()]
-    xt = nets.prepare_input(x)
-    with torch.enable_grad():
-        out, trace = nets.forward(xt, params=ps, return_activations=True)
-        if y is None:
-            total = out.sum()
-        else:
-            yt = torch.as_tensor(y, dtype=out.dtype, device=out.device).reshape(-1, 1)
-            total = 0.5 * (out - yt).square().sum()
-        deltas = torch.autograd.grad(total, list(trace.pre))
-    gram: Tensor | None = None
-    for a, d in zip(trace.post[: nets.depth], deltas, strict=True):
-        a = a.detach()
-        term = (g / a.shape[-1]) * (a @ a.transpose(-1, -2)) * (d @ d.transpose(-1, -2))
-        gram = term if gram is None else gram + term
-    assert gram is not None
-    return gram
-
-
-def ntk_gram_reference(
-    nets: NetworkBatch, x: Tensor, y: Tensor | None = None, gain: float = 2.0
-) -> Tensor:
-    """Slow reference for :func:`ntk_gram`: a loop over networks and samples, autograd of
-    each single output (or loss) w.r.t. NTK-parametrized leaves ``V_l = W_l/√(gain/n_{l−1})``."""
-    nets = _check_plain(nets)
-    xt = nets.prepare_input(x)
-    if xt.ndim == 3:
-        raise ValueError("ntk_gram_reference needs inputs shared by all networks (batch, n_0)")
-    grams = []
-    for k in range(nets.count):
-        scales = [math.sqrt(gain / w.shape[-1]) for w in nets.parameters()]
-        vs = [(w[k : k + 1] / s).detach().requires_grad_(True)
-              for w, s in zip(nets.parameters(), scales, strict=True)]
-        rows = []
-        for i in range(xt.shape[0]):
-            with torch.enable_grad():
-                f = nets.forward(xt[i : i + 1], params=[v * s for v, s in zip(vs, scales,
-                                                                               strict=True)])
-                val = f.sum() if y is None else 0.5 * (f.sum() - float(y.reshape(-1)[i])) ** 2
-                gr = torch.autograd.grad(val, vs)
-            rows.append(torch.cat([t.reshape(-1) for t in gr]))
-        gm = torch.stack(rows)
-        grams.append(gm @ gm.T)
-    return torch.stack(grams)
-
-
-# ---------------------------------------------------------------------------- mini-batches
-def with_replacement_pair_products(
-    gram: Tensor, batch_size: int, pairs: int, seed: int = 0
-) -> dict[str, Tensor]:
-    """Gradients of pairs of independent with-replacement mini-batches, via the Gram matrix.
-
-    Each batch draws ``batch_size`` indices iid uniform on ``{0..N−1}`` (seeded); with count
-    vectors ``c₁, c₂`` the batch gradients ``ḡ = (1/B) Σ_b g_{i_b}`` satisfy
-    ``⟨ḡ₁, ḡ₂⟩ = c₁ᵀ K c₂ / B²`` and ``‖ḡ‖² = cᵀ K c / B²`` for ``K_ij = ⟨g_i, g_j⟩``
-    [derived: linearity of the batch gradient; valid without batch-norm].
-
-    Args:
-        gram: ``(N, N)`` Gram matrix of per-sample gradients (one network).
-        batch_size: B ≥ 1; pairs: number of independent pairs; seed: index stream.
-
-    Returns:
-        ``inner`` ``⟨ḡ₁, ḡ₂⟩``, ``sq1`` ``‖ḡ₁‖²``, ``sq2`` ``‖ḡ₂‖²``, each ``(pairs,)``.
-
-    >>> K = torch.eye(3, dtype=torch.float64)
-    >>> r = with_replacement_pair_products(K, 1, 4, seed=0)
-    >>> bool(torch.all(r["sq1"] == 1.0))
-    True
-    """
-    if not isinstance(gram, Tensor) or gram.ndim != 2 or gram.shape[0] != gram.shape[1]:
-        raise ValueError("gram must be a square (N, N) tensor")
-    b = check_int("batch_size", batch_size)
-    m = check_int("pairs", pairs)
-    gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
-    n = gram.shape[0]
-    idx = torch.randint(0, n, (2, m, b), generator=gen).to(gram.device)
-    counts = torch.zeros((2, m, n), dtype=gram.dtype, device=gram.device)
-    counts.scatter_add_(2, idx, torch.ones_like(idx, dtype=gram.dtype))
-    c1, c2 = counts[0], counts[1]
-    k1, k2 = c1 @ gram, c2 @ gram
-    return {
-        "inner": (k1 * c2).sum(dim=1) / b**2,
-        "sq1": (k1 * c1).sum(dim=1) / b**2,
-        "sq2": (k2 * c2).sum(dim=1) / b**2,
-    }
-
-
-# ---------------------------------------------------------------------------- quadratics
 def _quad(a: Any, b: Any, device: str | torch.device) -> tuple[Tensor, Tensor]:
     at = torch.as_tensor(np.asarray(a, dtype=np.float64), device=device)
     bt = torch.as_tensor(np.asarray(b, dtype=np.float64), device=device)

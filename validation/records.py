@@ -1,23 +1,21 @@
-"""Parameter grids, cache keys, per-point seeds and the unit of work (one grid point).
+"""Records of work: one grid point's task and result, its cache key, seed and fingerprint.
 
-A claim's grid for a budget is a list of parameter dicts; every grid point is an independent
-task (:class:`Task`) whose result is a :class:`PointRecord`. :func:`run_point` is the pure
-function every executor runs: predict, simulate (under the layering guard: a ``simulate`` that
-executes any theory frame is an error), test, test the mutant, time it, and turn any
-``Exception`` into a record with ``error`` set (``KeyboardInterrupt`` still propagates).
+Every grid point of a claim is an independent :class:`Task` whose result is a
+:class:`PointRecord`; :func:`point_key` is its content address (claim, version, parameters,
+budget, seed, device, a hash of all the code the result can depend on, library versions) and
+:func:`point_seed` its seed. :func:`describe` turns measurements into what the report shows.
+Running a task is :func:`flatstart.validation.executors.run_point`.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import importlib
-import itertools
+import importlib.util
 import json
 import math
+import re
 import sys
-import time
-import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,90 +27,29 @@ from flatstart._seeds import derive_seed
 from flatstart.validation.stats import TestOutcome
 
 if TYPE_CHECKING:
-    from flatstart.validation.claims import Claim
+    from flatstart.validation.claim import Claim
 
 __all__ = [
-    "BUDGETS",
-    "LayeringError",
-    "guarded_simulate",
+    "CACHE_SCHEMA",
+    "CODE_PACKAGES",
+    "KEY_LIBRARIES",
     "PointRecord",
     "Task",
     "canonical_json",
     "code_fingerprint",
     "describe",
-    "expand_grid",
+    "ensure_predictions",
     "flatstart_version",
-    "grid_for",
     "library_versions",
     "package_roots",
     "point_key",
     "point_seed",
-    "product_grid",
-    "run_point",
+    "relative_paths",
     "source_tree_hash",
 ]
 
-BUDGETS: tuple[str, ...] = ("quick", "standard", "full")
-"""Budgets from cheapest to most thorough; a claim without a grid for a budget falls back to
-the nearest cheaper budget that has one."""
-
 CACHE_SCHEMA = "2"
 """Bumped whenever the layout of a cached :class:`PointRecord` changes."""
-
-
-def product_grid(**axes: Sequence[Any]) -> list[dict[str, Any]]:
-    """Cartesian product of parameter axes as a list of dicts (first axis varies slowest).
-
-    >>> product_grid(depth=[1, 2], width=[8])
-    [{'depth': 1, 'width': 8}, {'depth': 2, 'width': 8}]
-    """
-    names = list(axes)
-    for name in names:
-        if isinstance(axes[name], (str, bytes)) or not isinstance(axes[name], Sequence):
-            raise TypeError(f"axis {name} must be a sequence of values, got {axes[name]!r}")
-    return [dict(zip(names, values, strict=True)) for values in itertools.product(*axes.values())]
-
-
-def expand_grid(spec: Any) -> list[dict[str, Any]]:
-    """Normalize a grid specification to a list of parameter dicts.
-
-    Accepts a list of dicts (returned as copies), a single dict whose values are all lists
-    (their Cartesian product, see :func:`product_grid`), or a single dict of scalars (one
-    point).
-
-    >>> expand_grid({"n": [1, 2]})
-    [{'n': 1}, {'n': 2}]
-    >>> expand_grid([{"n": 1}])
-    [{'n': 1}]
-    """
-    if isinstance(spec, Mapping):
-        if spec and all(isinstance(v, (list, tuple)) for v in spec.values()):
-            return product_grid(**{str(k): list(v) for k, v in spec.items()})
-        return [dict(spec)]
-    if isinstance(spec, Sequence) and not isinstance(spec, (str, bytes)):
-        out = []
-        for i, point in enumerate(spec):
-            if not isinstance(point, Mapping):
-                raise TypeError(f"grid point {i} must be a dict of parameters, got {point!r}")
-            out.append(dict(point))
-        if not out:
-            raise ValueError("a grid must hold at least one point")
-        return out
-    raise TypeError(f"a grid must be a list of parameter dicts or a dict of axes, got {spec!r}")
-
-
-def grid_for(grids: Mapping[str, Any], budget: str) -> list[dict[str, Any]]:
-    """The grid of ``budget``, falling back to the nearest cheaper budget that has one.
-
-    >>> grid_for({"quick": [{"n": 1}]}, "full")
-    [{'n': 1}]
-    """
-    if budget not in BUDGETS:
-        raise ValueError(f"budget must be one of {list(BUDGETS)}, got {budget!r}")
-    for b in reversed(BUDGETS[: BUDGETS.index(budget) + 1]):
-        if b in grids:
-            return expand_grid(grids[b])
-    raise ValueError(f"no grid for budget {budget!r} or a cheaper one (have {sorted(grids)})")
 
 
 def _jsonable_key(obj: Any) -> Any:
@@ -157,6 +94,7 @@ def flatstart_version() -> str:
 CODE_PACKAGES: tuple[str, ...] = ("flatstart", "flatstart.theory", "flatstart.montecarlo",
                                   "flatstart.validation")
 
+
 #: Third-party libraries whose versions are part of every cache key.
 KEY_LIBRARIES: tuple[str, ...] = ("torch", "numpy", "scipy", "sympy", "mpmath")
 
@@ -165,8 +103,8 @@ def package_roots() -> list[Path]:
     """Folders of the installed :data:`CODE_PACKAGES` (where their ``__init__.py`` lives)."""
     roots = []
     for name in CODE_PACKAGES:
-        module = importlib.import_module(name)
-        roots.append(Path(module.__file__ or "").resolve().parent)
+        spec = importlib.util.find_spec(name)  # where it lives; nothing is imported here
+        roots.append(Path((spec.origin if spec else None) or "").resolve().parent)
     return roots
 
 
@@ -224,13 +162,15 @@ def library_versions() -> dict[str, str]:
 
 def _module_file(module_name: str) -> Path | None:
     module = sys.modules.get(module_name)
-    if module is None:
+    if module is not None:
+        f = getattr(module, "__file__", None)
+    else:
         try:
-            module = importlib.import_module(module_name)
+            spec = importlib.util.find_spec(module_name)
         except Exception:
             return None
-    f = getattr(module, "__file__", None)
-    return Path(f).resolve() if f else None
+        f = spec.origin if spec is not None else None
+    return Path(f).resolve() if f and f not in ("built-in", "frozen") else None
 
 
 def code_fingerprint(claim: Claim, roots: Sequence[str | Path] | None = None) -> str:
@@ -424,93 +364,24 @@ class PointRecord:
         return out
 
 
-def resolve_claim(claim_id: str, claim_module: str) -> Claim:
-    """Find a claim in this process: the registry, else its module (imported; registered there
-    or a module-level :class:`~flatstart.validation.claims.Claim` object), else the catalogue."""
-    from flatstart.validation.claims import Claim, get, registered  # claims imports this module
-
-    found = registered(claim_id)
-    if found is None and claim_module:
-        module = importlib.import_module(claim_module)
-        found = registered(claim_id)
-        if found is None:  # defined at module level but registered only at run time
-            for value in vars(module).values():
-                if isinstance(value, Claim) and value.id == claim_id:
-                    found = value
-                    break
-    if found is None:
-        found = get(claim_id)
-    return found
+def ensure_predictions(claim: Claim, records: Sequence[PointRecord]) -> list[PointRecord]:
+    """Recompute ``prediction`` for records that came from the cache or another process."""
+    for r in records:
+        if r.prediction is None and r.error is None:
+            r.prediction = claim.predict(dict(r.params))
+    return list(records)
 
 
-def run_point(task: Task, claim: Claim | None = None, keep_prediction: bool = True) -> PointRecord:
-    """Compute one grid point: prediction, measurement, test, mutant test.
+def relative_paths(text: str) -> str:
+    """A traceback with this machine's absolute paths shown relative to the packages (and
+    site-packages), so a shared report does not leak local folders.
 
-    Any ``Exception`` is caught and stored as the traceback text in ``error`` (the run goes on);
-    ``KeyboardInterrupt``/``SystemExit`` propagate. With ``claim=None`` the claim is looked up
-    in this process (out-of-process executors).
+    >>> from flatstart import validation
+    >>> from pathlib import Path
+    >>> root = str(Path(validation.__file__).resolve().parents[1])
+    >>> relative_paths(f'File "{root}/theory/products.py", line 3')
+    'File "theory/products.py", line 3'
     """
-    rec = PointRecord(
-        claim_id=task.claim_id, index=task.index, params=dict(task.params), seed=task.seed,
-        point_seed=task.point_seed, budget=task.budget, device=task.device, key=task.key,
-    )
-    t0 = time.perf_counter()
-    try:
-        c = claim if claim is not None else resolve_claim(task.claim_id, task.claim_module)
-        prediction = c.predict(dict(task.params))
-        measurement = guarded_simulate(c, task)
-        rec.prediction_summary = describe(c.summarize_prediction(prediction))
-        rec.measured_summary = describe(c.summarize_measurement(measurement))
-        outcome = c.test(prediction, measurement, c.alpha)
-        if not isinstance(outcome, TestOutcome):
-            raise TypeError(
-                f"claim {c.id}: test() must return a TestOutcome, got {type(outcome).__name__}"
-            )
-        _check_p(c.id, "test", outcome)
-        rec.outcome = outcome
-        if task.run_mutant:
-            wrong = c.mutant(dict(task.params))
-            mutant = c.test(wrong, measurement, c.alpha)
-            if not isinstance(mutant, TestOutcome):
-                raise TypeError(f"claim {c.id}: test() on the mutant must return a TestOutcome")
-            _check_p(c.id, "mutant test", mutant)
-            rec.mutant = mutant
-        rec.measurement = measurement
-        if keep_prediction:
-            rec.prediction = prediction
-    except Exception:
-        rec.error = traceback.format_exc()
-    rec.seconds = time.perf_counter() - t0
-    return rec
-
-
-class LayeringError(RuntimeError):
-    """A claim's ``simulate`` executed theory code (the check would be circular)."""
-
-
-def guarded_simulate(c: Claim, task: Task) -> Any:
-    """``c.simulate`` run under the profiler: any frame of ``theory`` that executes is an
-    error (:class:`LayeringError`), however it was reached (see
-    :mod:`flatstart.validation.layering`)."""
-    from flatstart.validation.tracing import Recorder
-
-    with Recorder(["flatstart.theory"]) as rec:
-        out = c.simulate(dict(task.params), task.point_seed, task.device, task.budget)
-    if rec.executed:
-        ran = sorted(rec.executed)
-        shown = ", ".join(ran[:6]) + (f" and {len(ran) - 6} more" if len(ran) > 6 else "")
-        raise LayeringError(
-            f"claim {c.id}: simulate executed theory code ({shown}); the Monte Carlo side "
-            "must never evaluate a theory formula"
-        )
-    return out
-
-
-def _check_p(claim_id: str, what: str, outcome: TestOutcome) -> None:
-    p = outcome.p_value
-    try:
-        ok = not isinstance(p, bool) and 0.0 <= float(p) <= 1.0
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise ValueError(f"claim {claim_id}: {what} returned p_value {p!r}, not in [0, 1]")
+    root = str(Path(__file__).resolve().parents[1]) + "/"  # the folder above the packages
+    text = text.replace(root, "")
+    return re.sub(r'File "[^"]*/(site-packages|dist-packages)/', r'File "<\1>/', text)
