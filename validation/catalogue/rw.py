@@ -72,8 +72,10 @@ def predict_hanin_jacobian(params: dict[str, Any]) -> MomentPrediction:
     from :func:`flatstart.theory.wide.hanin_jacobian_moments`, its sympy-exact ``E_Z2``,
     ``E_Z4``)."""
     m = hanin_jacobian_moments(params["widths"], params.get("input_dim"))
-    return MomentPrediction({"Z2": math.log(float(m["E_Z2"])),
-                             "Z4": math.log(float(m["E_Z4"]))})
+    out = {"Z2": math.log(float(m["E_Z2"]))}
+    if params.get("fourth", True):
+        out["Z4"] = math.log(float(m["E_Z4"]))
+    return MomentPrediction(out)
 
 
 def mutant_hanin_jacobian(params: dict[str, Any]) -> MomentPrediction:
@@ -81,8 +83,10 @@ def mutant_hanin_jacobian(params: dict[str, Any]) -> MomentPrediction:
     ws = [int(w) for w in params["widths"]]
     n0 = int(params.get("input_dim") or ws[0])
     m = hanin_jacobian_moments(ws, n0)
-    return MomentPrediction({"Z2": -math.log(n0),
-                             "Z4": math.log(float(m["approx_3e5beta"]) / n0**2)})
+    out = {"Z2": -math.log(n0)}
+    if params.get("fourth", True):
+        out["Z4"] = math.log(float(m["approx_3e5beta"]) / n0**2)
+    return MomentPrediction(out)
 
 
 def simulate_hanin_jacobian(
@@ -558,15 +562,21 @@ register(Claim(
                "n0 E Z^2 = 1 and n0^2 E Z^4 = 3 prod_j (1 + 5/n_j) (n0 the input dimension, "
                "n_1 when not given)."),
     latex=r"n_0\mathbb{E}Z^2=1,\quad n_0^2\mathbb{E}Z^4=3\prod_j\bigl(1+\tfrac{5}{n_j}\bigr)",
-    kind="moment", alpha=_ALPHA, version="1",
+    kind="moment", alpha=_ALPHA, version="2",
+    # E Z^4 is tested only where the z test of a mean of Z^4 is calibrated: at narrow or deep
+    # nets ([3, 6, 4], [20]*5) the sample mean of Z^4 is dominated by a few networks (effective
+    # sample size down to 5 of 20,000) and the test rejected the exact value 4-7% of the time at
+    # a nominal 0.5% (150 seeds, quick); "fourth": False tests E Z^2 alone there.
     grids={"quick": [{"widths": [10, 10, 10], "input_dim": 10},
-                     {"widths": [20, 20, 20, 20, 20], "input_dim": 8},
-                     {"widths": [3, 6, 4]}],
+                     {"widths": [16, 10, 12], "input_dim": 7},
+                     {"widths": [20, 20, 20, 20, 20], "input_dim": 8, "fourth": False},
+                     {"widths": [3, 6, 4], "fourth": False}],
            "standard": [{"widths": [10, 10, 10], "input_dim": 10},
-                        {"widths": [20] * 5, "input_dim": 8},
-                        {"widths": [5, 40, 5], "input_dim": 4},
-                        {"widths": [30] * 10, "input_dim": 30},
-                        {"widths": [3, 6, 4]}]},
+                        {"widths": [16, 10, 12], "input_dim": 7},
+                        {"widths": [20] * 5, "input_dim": 8, "fourth": False},
+                        {"widths": [5, 40, 5], "input_dim": 4, "fourth": False},
+                        {"widths": [30] * 10, "input_dim": 30, "fourth": False},
+                        {"widths": [3, 6, 4], "fourth": False}]},
     predict=predict_hanin_jacobian, simulate=simulate_hanin_jacobian, test=check_log_moments,
     mutant=mutant_hanin_jacobian, plot=plot_hanin_jacobian,
     describe_prediction=lambda p: {k: math.exp(v) for k, v in p.log_moments.items()},
