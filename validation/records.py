@@ -41,6 +41,7 @@ __all__ = [
     "ensure_predictions",
     "flatstart_version",
     "library_versions",
+    "outside_sources",
     "package_roots",
     "point_key",
     "point_seed",
@@ -136,7 +137,8 @@ def source_tree_hash(roots: Sequence[str | Path]) -> str:
         h.update(f.read_bytes())
         h.update(b"\0")
     digest = h.hexdigest()
-    _TREE_HASHES.clear()  # one tree at a time is all a run needs
+    if len(_TREE_HASHES) >= 8:  # flatstart's tree and a few users' packages
+        _TREE_HASHES.pop(next(iter(_TREE_HASHES)))
     _TREE_HASHES[signature] = digest
     return digest
 
@@ -178,24 +180,51 @@ def code_fingerprint(claim: Claim, roots: Sequence[str | Path] | None = None) ->
 
     Covers the source of every module of ``theory``, ``montecarlo`` and ``validation``
     (``roots``, default :func:`package_roots`: a claim's ``predict``, ``simulate`` and ``test``
-    can reach any of them), the source of the modules that define the claim's functions when
-    they live outside those packages (a user's claim file), and the versions of torch, numpy,
-    scipy, sympy and mpmath. Editing any of that code changes every key it can affect; editing
-    tests, docs or benchmarks changes none.
+    can reach any of them), the versions of torch, numpy, scipy, sympy and mpmath, and, for a
+    user's claim whose functions live outside those packages, the code it can reach there
+    (:func:`outside_sources`: the whole top-level package of a claim module inside a package —
+    its theory, networks and quantities modules included —, or for a claim file the file and
+    every module loaded from its folder). Editing any of that code changes every key it can
+    affect; editing tests, docs or benchmarks changes none.
     """
     base = [Path(r).resolve() for r in (roots if roots is not None else package_roots())]
     fns = [claim.predict, claim.simulate, claim.test, claim.mutant]
-    extra = []
+    extra: list[str] = []
     for m in sorted({getattr(f, "__module__", None) or "?" for f in fns}):
-        f = _module_file(m)
-        if f is not None and f.is_file() and not any(_is_below(f, r) for r in base):
-            extra.append(hashlib.sha256(f.read_bytes()).hexdigest())
+        extra += outside_sources(m, base)
     material = {
         "tree": source_tree_hash(base),
         "outside": extra,
         "libraries": library_versions(),
     }
     return hashlib.sha256(canonical_json(material).encode()).hexdigest()[:32]
+
+
+def outside_sources(module_name: str, base: Sequence[Path]) -> list[str]:
+    """Hashes of the user code a claim module outside ``base`` (flatstart's folders) can reach.
+
+    A module of a package (``mypkg.claims``): one hash of every ``*.py`` file of its top-level
+    package ``mypkg`` (:func:`source_tree_hash`). A lone module or claim file: the sha256 of the
+    file and of every module currently loaded from the same folder (what it imported beside
+    it). Nothing for modules inside ``base`` (covered by the tree hash) or without a file.
+    """
+    f = _module_file(module_name)
+    if f is None or not f.is_file() or any(_is_below(f, r) for r in base):
+        return []
+    top = module_name.split(".")[0]
+    package = sys.modules.get(top) if top != module_name else None
+    paths = [Path(p).resolve() for p in getattr(package, "__path__", None) or []]
+    if paths and all(not any(_is_below(p, r) for r in base) for p in paths):
+        return [source_tree_hash(paths)]
+    folder = f.parent
+    files = {f}
+    for mod in list(sys.modules.values()):
+        mf = getattr(mod, "__file__", None)
+        if isinstance(mf, str) and mf.endswith(".py"):
+            p = Path(mf).resolve()
+            if p.parent == folder:
+                files.add(p)
+    return [hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(files) if p.is_file()]
 
 
 def _is_below(f: Path, root: Path) -> bool:

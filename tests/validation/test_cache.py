@@ -276,3 +276,66 @@ def test_cache_info_and_clear(toy, tmp_path: Path) -> None:
     assert main(["cache", "info", "--cache-dir", str(tmp_path / "c")]) == 0
     assert main(["cache", "clear", "--cache-dir", str(tmp_path / "c")]) == 0
     assert cache.info()["entries"] == 0
+
+
+_USER_CLAIMS = '''
+from flatstart.validation import stats
+from flatstart.validation.claims import Claim
+from {theory} import mean
+
+
+def predict(p):
+    return mean(p["mu"])
+
+
+def simulate(p, seed, device, budget):
+    import numpy as np
+    return np.random.default_rng(seed).normal(p["mu"], 1.0, 200)
+
+
+def test(pred, xs, alpha):
+    return stats.mean_test(xs, pred, alpha)
+
+
+def mutant(p):
+    return p["mu"] + 1.0
+
+
+CLAIM = Claim(id="FP.mean", title="t", family="FP", source="s", statement="s", kind="moment",
+              grids={{"quick": [{{"mu": 0.5}}]}}, predict=predict, simulate=simulate,
+              test=test, mutant=mutant)
+'''
+
+
+@pytest.mark.parametrize("layout", ["package", "files"])
+def test_fingerprint_follows_a_users_own_code(tmp_path: Path, monkeypatch, layout: str) -> None:
+    """A user's claim: editing the theory module it imports (beside it, or anywhere in its
+    package) changes the key, so the cache never serves a result of the old theory."""
+    import importlib
+
+    from flatstart.validation.records import code_fingerprint
+
+    if layout == "package":
+        pkg = tmp_path / f"fpuser_{layout}"
+        pkg.mkdir()
+        (pkg / "__init__.py").write_text("")
+        (pkg / "theory.py").write_text("def mean(mu):\n    return mu\n")
+        (pkg / "claims.py").write_text(_USER_CLAIMS.format(theory=f"{pkg.name}.theory"))
+        name, edited = f"{pkg.name}.claims", pkg / "theory.py"
+    else:
+        (tmp_path / "fp_theory_files.py").write_text("def mean(mu):\n    return mu\n")
+        (tmp_path / "fp_claims_files.py").write_text(_USER_CLAIMS.format(
+            theory="fp_theory_files"))
+        name, edited = "fp_claims_files", tmp_path / "fp_theory_files.py"
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        claim = importlib.import_module(name).CLAIM
+        base = code_fingerprint(claim)
+        assert code_fingerprint(claim) == base
+        (tmp_path / "notes.txt").write_text("not code\n")
+        assert code_fingerprint(claim) == base
+        edited.write_text(edited.read_text() + "\n# the theory changed\n")
+        assert code_fingerprint(claim) != base, "an edit of the user's theory was not seen"
+    finally:
+        for m in [m for m in sys.modules if m.startswith(("fpuser_", "fp_claims", "fp_theory"))]:
+            del sys.modules[m]
