@@ -29,6 +29,7 @@ from flatstart.validation.claims import (
     verify,
     verify_all,
 )
+from flatstart.validation.report import Results
 from flatstart.validation.stats import TestOutcome
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "Calibration",
     "Claim",
     "Result",
+    "Results",
     "TestOutcome",
     "by_budget",
     "calibrate",

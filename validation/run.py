@@ -31,7 +31,7 @@ import numpy as np
 from flatstart._checks import check_int
 from flatstart.validation.cache import Cache, default_cache_dir
 from flatstart.validation.claim import Claim
-from flatstart.validation.executors import Executor, make_executor
+from flatstart.validation.executors import DEFAULT_WORKER_TIMEOUT, Executor, make_executor
 from flatstart.validation.grid import check_budget, check_device
 from flatstart.validation.records import (
     PointRecord,
@@ -209,6 +209,7 @@ def verify_all(
     progress: Callable[[str], None] | None = None,
     resolution: bool = True,
     resolution_reps: int = 1,
+    worker_timeout: float | None = DEFAULT_WORKER_TIMEOUT,
 ) -> Results:
     """Verify several claims (all registered real claims when ``ids`` is None).
 
@@ -229,6 +230,8 @@ def verify_all(
         progress: called with one line per finished grid point.
         resolution: measure each claim's resolution on the run's data (the smallest relative
             error of its prediction that its test rejects; :mod:`flatstart.validation.resolution`).
+        worker_timeout: with dask, seconds to wait for the scheduler and a first worker
+            (None: forever; :class:`~flatstart.validation.executors.DaskExecutor`).
         resolution_reps: with ``n > 1``, the resolution is the smallest relative error rejected
             with probability >= 0.8 over ``n`` run seeds (``seed, seed + 1, ..., seed + n - 1``:
             the extra seeds' grid points are the same computations as ``verify`` at those seeds,
@@ -279,7 +282,8 @@ def verify_all(
         progress(f"{len(chosen)} claim(s), {sum(map(len, tasks_by_claim.values()))} grid "
                  f"point(s), {len(records)} cached, {total} to compute")
     own = executor is None
-    ex = executor if executor is not None else make_executor(workers, scheduler, client)
+    ex = executor if executor is not None else make_executor(workers, scheduler, client,
+                                                             worker_timeout=worker_timeout)
     if progress is not None and hasattr(ex, "started"):
         def _started(t: Task) -> None:
             progress(f"start {t.claim_id} point {t.index} {canonical_json(t.params)[:60]}")
