@@ -19,6 +19,9 @@ The law of a product ``P = w_1 ⋯ w_L`` of independent factors is the law of th
 
 All floating-point work is done under ``np.errstate(all="ignore")`` and the results are checked
 for finiteness afterwards: a failure raises ``ValueError``, never returns a silent NaN.
+
+Its length: saddlepoint (Lugannani-Rice), log-CLT with Berry-Esseen and Gamma medians (Choi),
+each with its mpmath reference beside it.
 """
 
 from __future__ import annotations

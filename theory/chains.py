@@ -26,6 +26,10 @@ ReLU chain [derived]: with ``x > 0`` the chain is alive iff ``w_1, …, w_{L-1} 
 linear ones; dead, ``f ≡ 0`` on a neighbourhood so ``∇f = 0`` and ``H = 0``. Hence every ReLU
 law is the linear law of the magnitudes with an atom ``1 − 2^{-(L-1)}`` at 0 (for ``x ≠ 0``;
 ``x = 0`` is always dead), the magnitudes being independent of the signs.
+
+Its length: the neural chain's laws (output, gradients, Hessian entries, small-gradient
+probabilities, residual chains) are one class over one weight model, with the slow references
+beside the fast paths.
 """
 
 from __future__ import annotations

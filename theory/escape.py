@@ -32,6 +32,10 @@ sign of ``P``. The two smallest ``|w|`` are ``O(1/L)``, so
 ``log median |λ_min| = κ₁L + 2 log L + O(1)`` and ``log median T = −κ₁L − 2 log L + O(1)``.
 
 Every fast function has a slow reference (direct iteration or direct products) beside it.
+
+Its length: the escape-time theory of the plateau (GD, RMSprop and Adam bounds, the chain
+Hessian and the log-median laws) shares one model, and each fast formula has its slow iteration
+or Monte Carlo-free reference beside it.
 """
 
 from __future__ import annotations

@@ -21,6 +21,9 @@ sums; ``M_{cX}(s) = c^{s-1} M_X(s)`` (``c > 0``); ``M_{X^a}(s) = M_X(a(s-1)+1)``
 Every law is usable as a one-factor product: ``pdf``, ``cdf``, ``sf``, ``quantile``, ``median``,
 ``moment``, ``log_cumulant``, ``mellin``, ``sympy_pdf`` and ``sample`` are defined on
 :class:`Law` and evaluated by :mod:`flatstart.theory.products`.
+
+Its length: the catalogue of factor laws, one section per law (sympy.stats style), each with its
+Mellin transform and closed forms.
 """
 
 from __future__ import annotations

@@ -31,6 +31,9 @@ Numerics. The laws are evaluated by :class:`LogProductLaw`: Gil-Pelaez inversion
 characteristic function of ``log R`` (``E R^{it}``, closed form via log-gamma), discretized
 with the midpoint rule (aliasing error ≈ mass farther than ``π/h`` from the point) and truncated
 where ``|φ(t)| < 1e-17``; an atom at 0 (dead ReLU networks) is carried separately.
+
+Its length: the wide-network laws and the Gil-Pelaez log-space engine (``LogProductLaw``) they
+use; folding that engine into the product engine is a known debt (docs/architecture.md).
 """
 
 from __future__ import annotations

@@ -21,6 +21,9 @@ identity           :func:`identity_test` (agreement to round-off)
 
 The tests assume independent samples (one sample per independently seeded network); every
 docstring names the test's further assumptions.
+
+Its length: every calibrated test the catalogue uses, each with its slow reference (bootstrap,
+exact enumeration) beside it.
 """
 
 from __future__ import annotations

@@ -22,6 +22,9 @@ Claims (theory: :mod:`flatstart.theory.confusion`, :mod:`flatstart.theory.noise`
   protocol, one-sided paired t test of the minimum mini-batch cosine).
 
 See ``docs/catalogue/gc.md`` for the statements, tests, mutants and figures.
+
+Its length: one family's claims, one section per claim (predict, simulate, test, mutant, plot
+and registration side by side); adding a claim touches this module only.
 """
 
 from __future__ import annotations

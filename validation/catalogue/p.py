@@ -15,6 +15,9 @@ Claims:
 * ``P.berry-esseen``: the log-CLT of a Gaussian chain stays inside its Berry–Esseen band.
 * ``P.choi``: the median of a product of ``n + 1`` uniforms is ``e^{−λ(n)}`` with Choi's bounds
   on ``λ(n)``, the median of Gamma(n + 1, 1).
+
+Its length: one family's claims, one section per claim (predict, simulate, test, mutant, plot
+and registration side by side); adding a claim touches this module only.
 """
 
 from __future__ import annotations

@@ -33,6 +33,9 @@ The Monte Carlo side trains real torch MLPs (:mod:`flatstart.montecarlo.networks
 never evaluates a theory formula; the SNR prediction uses :func:`flatstart.theory.noise.layer_snr`
 applied to the *measured* exact noise scale of the data set (the theory contributes the
 relation, not the noise scale).
+
+Its length: one family's claims, one section per claim (predict, simulate, test, mutant, plot
+and registration side by side); adding a claim touches this module only.
 """
 
 from __future__ import annotations

@@ -43,6 +43,9 @@ docs/chains.md. Claims (ids):
 The Monte Carlo side uses :mod:`flatstart.montecarlo.curvature`,
 :mod:`flatstart.montecarlo.sampling` and :mod:`flatstart.montecarlo.training`; it never
 evaluates a theory formula.
+
+Its length: one family's claims, one section per claim (predict, simulate, test, mutant, plot
+and registration side by side); adding a claim touches this module only.
 """
 
 from __future__ import annotations

@@ -31,6 +31,9 @@ the derivations in docs/chains.md and docs/wide.md. Claims (ids):
 The Monte Carlo side builds real torch networks through :mod:`flatstart.montecarlo.sampling`
 (:func:`~flatstart.montecarlo.networks.chains`, :func:`~flatstart.montecarlo.networks.mlps`,
 :func:`~flatstart.montecarlo.derivatives.chain_gradients`); it never evaluates a theory formula.
+
+Its length: one family's claims, one section per claim (predict, simulate, test, mutant, plot
+and registration side by side); adding a claim touches this module only.
 """
 
 from __future__ import annotations
