@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -105,19 +104,7 @@ class Cache:
             payload = pickle.dumps((record.key, clean), protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:
             return False
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".pkl")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(payload)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        _atomic_write(target, payload)
         self.writes += 1
         return True
 
@@ -141,17 +128,7 @@ class Cache:
         targets = self.figure_paths(key, suffixes)
         for src, target in zip(files, targets, strict=True):
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
-            os.close(fd)
-            try:
-                shutil.copyfile(src, tmp)
-                os.replace(tmp, target)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise
+            _atomic_write(target, Path(src).read_bytes())
         return targets
 
     def _figure_files(self) -> list[Path]:
@@ -198,3 +175,21 @@ class Cache:
 
     def __repr__(self) -> str:
         return f"Cache({str(self.root)!r})"
+
+
+def _atomic_write(target: Path, payload: bytes) -> None:
+    """Write ``payload`` to ``target`` atomically: a temporary file in the same folder, synced,
+    then :func:`os.replace` (an interrupted write leaves no partial file)."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
