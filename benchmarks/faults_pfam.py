@@ -6,11 +6,12 @@ from __future__ import annotations
 from flatstart.validation.mutation import Fault
 
 FAULTS = [
-    Fault("flatstart.theory.asymptotics.log_abs_normal_cgf", "K'' coefficient 1/4 written as 1/3",
-          old="0.25 * special.polygamma(1", new="0.3333 * special.polygamma(1"),
-    Fault("flatstart.theory.asymptotics.log_gamma_cgf", "scale theta read as a rate",
-          old="a, g0 = math.log(th), float(special.gammaln(kk))",
-          new="a, g0 = -math.log(th), float(special.gammaln(kk))"),
+    Fault("flatstart.theory.log_moments.log_abs_cgf",
+          "K^(r) = beta^r (...) written beta^(r-1) (K'' of log|N| 1/2 instead of 1/4 psi')",
+          old="v = beta**r * v", new="v = beta**(r - 1) * v"),
+    Fault("flatstart.theory.laws.Gamma.__init__", "scale theta read as a rate",
+          old='self.theta = check_positive("theta", theta)',
+          new='self.theta = 1.0 / check_positive("theta", theta)'),
     Fault("flatstart.theory.products.log_cumulant",
           "kappa_r = beta^r (...) written beta^(r-1) (Var log|N| = pi^2/4 instead of pi^2/8)",
           old="val = beta**k * (", new="val = beta**(k - 1) * ("),
@@ -26,8 +27,8 @@ FAULTS = [
           old="special.gammaincinv(arr, 0.5)", new="special.gammaincinv(arr + 1.0, 0.5)"),
     Fault("flatstart.theory.asymptotics.saddlepoint_pdf", "5/24 written as 5/12 in the correction",
           old="5.0 * lam3**2 / 24.0", new="5.0 * lam3**2 / 12.0"),
-    Fault("flatstart.theory.asymptotics.log_abs_uniform_cgf", "a written as a^2 (log a doubled)",
-          old="la = math.log(aa)", new="la = 2.0 * math.log(aa)"),
+    Fault("flatstart.theory.log_moments.log_abs_cgf", "t log(rho) dropped from K (scale lost)",
+          old="v = (log_rho * flat(t)", new="v = (0.0 * flat(t)"),
     Fault("flatstart.theory.asymptotics.choi_bounds", "lower bound n + 3/5 instead of n + 2/3",
           old="lo = arr + 2.0 / 3.0", new="lo = arr + 0.6"),
     Fault("flatstart.theory.products.Product.count",

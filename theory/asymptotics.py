@@ -8,8 +8,10 @@ The law of a product ``P = w_1 ⋯ w_L`` of independent factors is the law of th
   :func:`lugannani_rice_quantile` — saddlepoint approximations from ``K, K', K''`` given as
   numpy-vectorized callables (generic: they never see a law object) [ref: Lugannani & Rice 1980;
   Daniels 1954, 1987; Butler, *Saddlepoint Approximations with Applications*, 2007, ch. 1].
-* :class:`CGF` with ready constructors for ``log|N(0, σ²)|``, ``log Gamma(k, θ)``,
-  ``log|U(−a, a)|`` and ``log Beta(a, b)`` factors, independent sums and iid sums.
+* :class:`CGF` with independent sums and iid sums, and :func:`cgf_from_log_mellin`; the CGFs
+  of the factor laws (``log|N(0, σ²)|``, ``log Gamma(k, θ)``, ``log|U(−a, a)|``,
+  ``log Beta(a, b)``) come from the laws' own Mellin terms in
+  :func:`flatstart.theory.log_moments.log_abs_cgf`.
 * :func:`log_clt` — the normal approximation of ``S_L = Σ log|w_i|`` with the Berry–Esseen band
   (Shevtsova 2011 constant); the log-moments of one weight that feed it are in
   :mod:`flatstart.theory.log_moments`.
@@ -55,11 +57,7 @@ __all__ = [
     "gamma_median_shape",
     "gaussian_log_abs_rho",
     "gaussian_log_abs_rho_mpmath",
-    "log_abs_normal_cgf",
-    "log_abs_uniform_cgf",
-    "log_beta_cgf",
     "log_clt",
-    "log_gamma_cgf",
     "lugannani_rice_cdf",
     "lugannani_rice_cdf_mpmath",
     "lugannani_rice_logcdf",
@@ -138,7 +136,8 @@ class CGF:
     give clear errors). Independent sums add: ``(A + B).K = A.K + B.K`` on the intersection of
     the domains [ref: any probability text].
 
-    >>> c = log_abs_uniform_cgf(1.0).iid_sum(3)      # log of a product of 3 U(0, 1)
+    >>> c = cgf_from_log_mellin(lambda s: -np.log(s), lambda s: -1 / s, lambda s: 1 / s**2,
+    ...                         s_bounds=(0.0, math.inf)).iid_sum(3)  # log of 3 U(0, 1)
     >>> round(c.mean, 12), round(c.variance, 12)     # -Gamma(3, 1): mean -3, variance 3
     (-3.0, 3.0)
     """
@@ -298,103 +297,8 @@ def cgf_from_log_mellin(
                t_bounds=(lo - 1.0, hi - 1.0), support=support)
 
 
-def log_abs_normal_cgf(sigma: float = 1.0) -> CGF:
-    """CGF of ``log|w|``, ``w ~ N(0, σ²)``.
-
-    ``K(t) = t log(√2 σ) + log Γ((1+t)/2) − log Γ(½)``, ``t > −1``;
-    ``K^{(r)}(t) = ψ^{(r−1)}((1+t)/2) / 2^r`` for ``r ≥ 2`` [ref: Mellin transform of |N|,
-    docs/products.md; cumulants derived].
-
-    >>> c = log_abs_normal_cgf(1.0)
-    >>> round(c.mean, 10), round(c.variance, 10)     # -(γ + log 2)/2, π²/8
-    (-0.6351814227, 1.2337005501)
-    """
-    s = check_positive("sigma", sigma)
-    a = math.log(math.sqrt(2.0) * s)
-    g_half = float(special.gammaln(0.5))
-    return CGF(
-        K=lambda t: a * t + special.gammaln(0.5 * (1.0 + np.asarray(t, dtype=float))) - g_half,
-        K1=lambda t: a + 0.5 * special.digamma(0.5 * (1.0 + np.asarray(t, dtype=float))),
-        K2=lambda t: 0.25 * special.polygamma(1, 0.5 * (1.0 + np.asarray(t, dtype=float))),
-        K3=lambda t: 0.125 * special.polygamma(2, 0.5 * (1.0 + np.asarray(t, dtype=float))),
-        K4=lambda t: 0.0625 * special.polygamma(3, 0.5 * (1.0 + np.asarray(t, dtype=float))),
-        t_bounds=(-1.0, math.inf),
-    )
 
 
-def log_gamma_cgf(k: float, theta: float = 1.0) -> CGF:
-    """CGF of ``log X``, ``X ~ Gamma(k, θ)`` (shape k, scale θ).
-
-    ``K(t) = t log θ + log Γ(k + t) − log Γ(k)``, ``t > −k``;
-    ``K^{(r)}(t) = ψ^{(r−1)}(k + t)`` [ref: Mellin transform ``θ^{s−1} Γ(k+s−1)/Γ(k)``].
-
-    >>> round(log_gamma_cgf(1.0).mean, 12)           # E log Exp(1) = -γ
-    -0.577215664902
-    """
-    kk = check_positive("k", k)
-    th = check_positive("theta", theta)
-    a, g0 = math.log(th), float(special.gammaln(kk))
-    return CGF(
-        K=lambda t: a * np.asarray(t, dtype=float) + special.gammaln(kk + np.asarray(t, float))
-        - g0,
-        K1=lambda t: a + special.digamma(kk + np.asarray(t, dtype=float)),
-        K2=lambda t: special.polygamma(1, kk + np.asarray(t, dtype=float)),
-        K3=lambda t: special.polygamma(2, kk + np.asarray(t, dtype=float)),
-        K4=lambda t: special.polygamma(3, kk + np.asarray(t, dtype=float)),
-        t_bounds=(-kk, math.inf),
-    )
-
-
-def log_abs_uniform_cgf(a: float = 1.0) -> CGF:
-    """CGF of ``log|w|``, ``w ~ U(0, a)`` or ``U(−a, a)``: ``log|w| = log a − Exp(1)``.
-
-    ``K(t) = t log a − log(1 + t)``, ``t > −1``; support ``(−∞, log a]``
-    [ref: Mellin transform ``a^{s−1}/s``].
-
-    >>> log_abs_uniform_cgf(1.0).support
-    (-inf, 0.0)
-    """
-    aa = check_positive("a", a)
-    la = math.log(aa)
-    return CGF(
-        K=lambda t: la * np.asarray(t, dtype=float) - np.log1p(np.asarray(t, dtype=float)),
-        K1=lambda t: la - 1.0 / (1.0 + np.asarray(t, dtype=float)),
-        K2=lambda t: 1.0 / (1.0 + np.asarray(t, dtype=float)) ** 2,
-        K3=lambda t: -2.0 / (1.0 + np.asarray(t, dtype=float)) ** 3,
-        K4=lambda t: 6.0 / (1.0 + np.asarray(t, dtype=float)) ** 4,
-        t_bounds=(-1.0, math.inf),
-        support=(-math.inf, la),
-    )
-
-
-def log_beta_cgf(a: float, b: float) -> CGF:
-    """CGF of ``log X``, ``X ~ Beta(a, b)``.
-
-    ``K(t) = log Γ(a+t) − log Γ(a+b+t) + log Γ(a+b) − log Γ(a)``, ``t > −a``;
-    ``K^{(r)}(t) = ψ^{(r−1)}(a+t) − ψ^{(r−1)}(a+b+t)``; support ``(−∞, 0]``
-    [ref: Mellin transform ``B(a+s−1, b)/B(a, b)``].
-
-    >>> c = log_beta_cgf(1.0, 1.0)                    # Beta(1, 1) = U(0, 1)
-    >>> round(c.mean, 12), round(c.variance, 12)
-    (-1.0, 1.0)
-    """
-    aa = check_positive("a", a)
-    bb = check_positive("b", b)
-    c0 = float(special.gammaln(aa + bb) - special.gammaln(aa))
-
-    def f(t: Any) -> Any:
-        t = np.asarray(t, dtype=float)
-        return special.gammaln(aa + t) - special.gammaln(aa + bb + t) + c0
-
-    def d(order: int) -> Fn:
-        if order == 0:
-            return lambda t: special.digamma(aa + np.asarray(t, float)) - special.digamma(
-                aa + bb + np.asarray(t, float))
-        return lambda t: special.polygamma(order, aa + np.asarray(t, float)) - special.polygamma(
-            order, aa + bb + np.asarray(t, float))
-
-    return CGF(K=f, K1=d(0), K2=d(1), K3=d(2), K4=d(3), t_bounds=(-aa, math.inf),
-               support=(-math.inf, 0.0))
 
 
 # --------------------------------------------------------------------------------------------
@@ -672,6 +576,7 @@ def lugannani_rice_cdf(
     Mills' ratio so tiny probabilities keep full relative precision. The result is clipped to
     ``[0, 1]``. Callables must be numpy-vectorized; ``t_bounds`` is where the MGF exists.
 
+    >>> from flatstart.theory.log_moments import log_abs_uniform_cgf
     >>> c = log_abs_uniform_cgf(1.0).iid_sum(5)       # Y = -Gamma(5, 1)
     >>> from scipy.special import gammaincc
     >>> p = lugannani_rice_cdf(-8.0, c.K, c.K1, c.K2, t_bounds=c.t_bounds)
@@ -691,6 +596,7 @@ def lugannani_rice_sf(
 
     Same conventions as :func:`lugannani_rice_cdf` [ref: Lugannani & Rice 1980].
 
+    >>> from flatstart.theory.log_moments import log_abs_uniform_cgf
     >>> c = log_abs_uniform_cgf(1.0).iid_sum(5)
     >>> from scipy.special import gammainc
     >>> p = lugannani_rice_sf(-1.0, c.K, c.K1, c.K2, t_bounds=c.t_bounds, support=c.support)
@@ -708,6 +614,7 @@ def lugannani_rice_logcdf(
 ) -> Array:
     """``log`` of :func:`lugannani_rice_cdf`; finite far beyond float underflow.
 
+    >>> from flatstart.theory.log_moments import log_abs_normal_cgf
     >>> c = log_abs_normal_cgf(1.0).iid_sum(3)
     >>> bool(lugannani_rice_logcdf(-200.0, c.K, c.K1, c.K2, t_bounds=c.t_bounds) < -180)
     True
@@ -722,6 +629,7 @@ def lugannani_rice_logsf(
 ) -> Array:
     """``log`` of :func:`lugannani_rice_sf`; finite far beyond float underflow.
 
+    >>> from flatstart.theory.log_moments import log_abs_normal_cgf
     >>> c = log_abs_normal_cgf(1.0).iid_sum(3)        # P(|w1 w2 w3| > e^10) ≈ e^{-1179}
     >>> bool(lugannani_rice_logsf(10.0, c.K, c.K1, c.K2, t_bounds=c.t_bounds) < -1000)
     True
@@ -741,6 +649,7 @@ def saddlepoint_pdf(
     ``1 + λ₄/8 − 5λ₃²/24``, ``λ_r = K^{(r)}(t̂)/K''(t̂)^{r/2}`` [ref: Daniels 1954, Ann. Math.
     Stat. 25; Butler 2007, (2.32)]. ``log=True`` returns ``log f̂``.
 
+    >>> from flatstart.theory.log_moments import log_abs_uniform_cgf
     >>> c = log_abs_uniform_cgf(1.0).iid_sum(4)       # -Gamma(4, 1): exact pdf x³e^{-x}/6
     >>> import math
     >>> f = saddlepoint_pdf(-4.0, c.K, c.K1, c.K2, t_bounds=c.t_bounds, K3=c.K3, K4=c.K4,
@@ -779,6 +688,7 @@ def lugannani_rice_quantile(
     safeguarded Newton in ``t`` (slope ``φ(w)√K''/F̂``, bisection fallback) on a bracket found
     by geometric expansion, so tail quantiles keep relative precision [derived].
 
+    >>> from flatstart.theory.log_moments import log_abs_uniform_cgf
     >>> c = log_abs_uniform_cgf(1.0).iid_sum(3)
     >>> y = lugannani_rice_quantile(0.5, c.K, c.K1, c.K2, t_bounds=c.t_bounds)
     >>> abs(float(lugannani_rice_cdf(y, c.K, c.K1, c.K2, t_bounds=c.t_bounds)) - 0.5) < 1e-12

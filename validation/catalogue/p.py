@@ -41,13 +41,16 @@ from flatstart.theory.asymptotics import (
     cornish_fisher_median_shift,
     gamma_median,
     gamma_median_shape,
+)
+from flatstart.theory.laws import Beta, Gamma, Law, Normal, Uniform
+from flatstart.theory.log_moments import (
+    gaussian_log_abs_moments,
     log_abs_normal_cgf,
     log_abs_uniform_cgf,
     log_beta_cgf,
     log_gamma_cgf,
+    uniform_log_abs_moments,
 )
-from flatstart.theory.laws import Beta, Gamma, Law, Normal, Uniform
-from flatstart.theory.log_moments import gaussian_log_abs_moments, uniform_log_abs_moments
 from flatstart.theory.products import product
 from flatstart.validation import stats
 from flatstart.validation.claims import Claim, by_budget, register
