@@ -22,7 +22,6 @@ from flatstart.validation.strategies import sgd_runs
 from flatstart.validation.toolkit import (
     QUANTITIES,
     BoundResult,
-    _point_params,
     check_bound,
     detection_power,
     gc_thm32_sides,
@@ -30,6 +29,7 @@ from flatstart.validation.toolkit import (
     measure,
     search_counterexample,
 )
+from flatstart.validation.toolkit.networks import _point_params
 
 ROOT = Path(__file__).resolve().parents[2]
 L, SIG, X, D = sp.symbols("depth sigma x delta", positive=True)
