@@ -1,6 +1,7 @@
 """Benchmark: any torch network batched with ``torch.func`` vs a Python loop over the copies.
 
-Run ``python -m benchmarks.bench_modules [--quick]``; prints a markdown table.
+Run ``python -m benchmarks.bench_modules [--quick] [--networks CNN ...] [--repeats R]``; prints a
+markdown table.
 
 For 1,000 copies of three small networks built from plain ``torch.nn`` (a CNN: conv + ReLU +
 pooling; a residual MLP with layer norm; a one-block transformer: multi-head attention + MLP),
@@ -8,14 +9,16 @@ each quantity is computed by :mod:`flatstart.montecarlo.modules` on all copies a
 (``stack_module_state`` + ``vmap(functional_call)``, one backward pass of the summed losses)
 and by the naive way: a loop over the 1,000 ``nn.Module`` copies with plain autograd
 (``torch.autograd.functional.hessian`` for Hessians). The loop is timed on a subset of the
-copies and extrapolated linearly in their number. Target: ≥ 10x. Building the copies (the
-factory called 1,000 times, then stacked) is reported apart; both ways need it.
+copies and extrapolated linearly in their number. Every time is the best (minimum) of several
+runs, the batched one of ``--repeats``, the loop of up to 3 (1 for the Hessian loop, which takes
+seconds to minutes): on a shared machine the minimum is the least disturbed run. Target: ≥ 10x.
+Building the copies (the factory called 1,000 times, then stacked) is reported apart; both ways
+need it.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from collections.abc import Callable
 
@@ -79,12 +82,13 @@ NETWORKS: dict[str, tuple[Callable[[int], nn.Module], tuple[int, ...]]] = {
 
 
 def _time(fn: Callable[[], object], repeats: int) -> float:
+    """Best (minimum) wall time of ``repeats`` calls of ``fn``, in seconds."""
     times = []
-    for _ in range(repeats):
+    for _ in range(max(1, repeats)):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return min(times)
 
 
 def _loss(net: nn.Module, x: Tensor, y: float) -> Tensor:
@@ -93,7 +97,7 @@ def _loss(net: nn.Module, x: Tensor, y: float) -> Tensor:
 
 
 def bench_network(name: str, count: int, subset: int, hess_subset: int, repeats: int,
-                  batch: int) -> list[dict]:
+                  batch: int, loop_repeats: int = 1) -> list[dict]:
     factory, shape = NETWORKS[name]
     t0 = time.perf_counter()
     mb = M.build_modules(factory, count, seed=0, input_shape=shape)
@@ -138,11 +142,14 @@ def bench_network(name: str, count: int, subset: int, hess_subset: int, repeats:
         ("hessian_trace (dense)", lambda: M.hessians(mb, x, 1.0),
          lambda: M.hessians_reference(hsub, x, 1.0), count / hess_subset),
     ]:
+        hess = "hessian" in what
+        if not hess:  # warm-up: first calls pay for lazy initialization (Hessians take seconds)
+            fast(), slow()
         fast_t = _time(fast, repeats)
-        slow_t = _time(slow, 1) * k
+        slow_t = _time(slow, 1 if hess else loop_repeats) * k
         rows.append({"name": f"{label}: {what}", "fast": fast_t, "slow": slow_t,
-                     "note": f"loop timed on {hess_subset if 'hessian' in what else subset} "
-                             f"nets, x{count}; build {build:.2f} s"})
+                     "note": f"loop timed on {hess_subset if hess else subset} nets, x{count}; "
+                             f"build {build:.2f} s"})
     return rows
 
 
@@ -151,14 +158,25 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--quick", action="store_true", help="smaller loop subsets (~1 minute)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch intra-op threads (default 1: robust on shared 2-core machines)")
+    ap.add_argument("--networks", nargs="+", choices=list(NETWORKS), default=list(NETWORKS),
+                    metavar="NAME", help=f"networks to time (default all: {list(NETWORKS)})")
+    ap.add_argument("--repeats", type=int, default=None,
+                    help="runs of each batched computation, the best reported (default 5, "
+                         "2 with --quick); loops: the best of min(repeats, 3), Hessian loops 1")
     args = ap.parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
     subset, hess_subset, repeats = (50, 5, 2) if args.quick else (200, 20, 5)
+    if args.repeats is not None:
+        if args.repeats < 1:
+            ap.error(f"--repeats must be >= 1, got {args.repeats}")
+        repeats = args.repeats
     rows: list[dict] = []
-    for name in NETWORKS:
-        rows += bench_network(name, 1000, subset, hess_subset, repeats, batch=4)
+    for name in args.networks:
+        rows += bench_network(name, 1000, subset, hess_subset, repeats, batch=4,
+                              loop_repeats=min(repeats, 3))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), float64, CPU, "
-          "inputs: batch of 4\n")
+          f"inputs: batch of 4, best of {repeats} batched / {min(repeats, 3)} loop runs "
+          "(Hessian loops: 1)\n")
     print("| benchmark | batched (s) | loop (s) | speed-up | loop |")
     print("|---|---|---|---|---|")
     for r in rows:
