@@ -82,7 +82,13 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from flatstart._checks import check_choice, check_int
 from flatstart._seeds import derive_seed
-from flatstart.montecarlo.networks import NetworkBatch, check_device, check_dtype
+from flatstart.montecarlo.networks import (
+    NetworkBatch,
+    check_device,
+    check_dtype,
+    flatten_params,
+    unflatten_params,
+)
 
 __all__ = [
     "BATCHING",
@@ -693,21 +699,11 @@ class ModuleBatch:
 
     def flatten(self, params: Sequence[Tensor] | None = None) -> Tensor:
         """Concatenate parameters into a ``(count, P)`` tensor (order of :meth:`parameters`)."""
-        ps = self._params if params is None else list(params)
-        return torch.cat([p.reshape(p.shape[0], -1) for p in ps], dim=1)
+        return flatten_params(self._params if params is None else list(params))
 
     def unflatten(self, flat: Tensor) -> list[Tensor]:
         """Inverse of :meth:`flatten`: ``(count, P)`` (or ``(P,)``) -> list of tensors."""
-        lead = flat.shape[:-1]
-        out: list[Tensor] = []
-        start = 0
-        for s in self.parameter_shapes():
-            n = math.prod(s)
-            out.append(flat[..., start:start + n].reshape(*lead, *s))
-            start += n
-        if start != flat.shape[-1]:
-            raise ValueError(f"flat must have last dimension P={start}, got {flat.shape[-1]}")
-        return out
+        return unflatten_params(flat, self.parameter_shapes())
 
     def select(self, indices: Sequence[int] | slice) -> ModuleBatch:
         """The sub-batch of the given copies (tensors copied)."""

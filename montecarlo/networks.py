@@ -73,6 +73,8 @@ __all__ = [
     "chains",
     "check_dtype",
     "check_device",
+    "flatten_params",
+    "unflatten_params",
 ]
 
 ACTIVATIONS: tuple[str, ...] = ("linear", "relu", "tanh")
@@ -313,21 +315,11 @@ class NetworkBatch:
     # ------------------------------------------------------------------ flat views
     def flatten(self, params: Sequence[Tensor] | None = None) -> Tensor:
         """Concatenate parameters into a ``(count, P)`` tensor (order of :meth:`parameters`)."""
-        ps = self._params if params is None else list(params)
-        return torch.cat([p.reshape(p.shape[0], -1) for p in ps], dim=1)
+        return flatten_params(self._params if params is None else list(params))
 
     def unflatten(self, flat: Tensor) -> list[Tensor]:
         """Inverse of :meth:`flatten`: ``(count, P)`` (or ``(P,)`` for one net) -> list."""
-        lead = flat.shape[:-1]
-        out: list[Tensor] = []
-        start = 0
-        for s in self.parameter_shapes():
-            n = math.prod(s)
-            out.append(flat[..., start : start + n].reshape(*lead, *s))
-            start += n
-        if start != flat.shape[-1]:
-            raise ValueError(f"flat must have last dimension P={start}, got {flat.shape[-1]}")
-        return out
+        return unflatten_params(flat, self.parameter_shapes())
 
     # ------------------------------------------------------------------ forward
     def prepare_input(self, x: Any, count: int | None = None) -> Tensor:
@@ -828,3 +820,22 @@ def chains(
         init=init, weight_law=weight_law, gain=gain, bias=bias, residual=residual_f, norm=norm,
         norm_affine=True, dtype=dtype, device=dev, seed=seed,
     )
+
+
+def flatten_params(params: Sequence[Tensor]) -> Tensor:
+    """Concatenate per-network parameters ``(count, *shape)`` into one ``(count, P)`` tensor."""
+    return torch.cat([p.reshape(p.shape[0], -1) for p in params], dim=1)
+
+
+def unflatten_params(flat: Tensor, shapes: Sequence[tuple[int, ...]]) -> list[Tensor]:
+    """Inverse of :func:`flatten_params`: ``(..., P)`` -> tensors ``(..., *shape)``."""
+    lead = flat.shape[:-1]
+    out: list[Tensor] = []
+    start = 0
+    for s in shapes:
+        n = math.prod(s)
+        out.append(flat[..., start : start + n].reshape(*lead, *s))
+        start += n
+    if start != flat.shape[-1]:
+        raise ValueError(f"flat must have last dimension P={start}, got {flat.shape[-1]}")
+    return out
