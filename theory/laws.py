@@ -105,6 +105,8 @@ def clogsubexp(a: CArray, b: CArray) -> CArray:
     b = np.asarray(b, dtype=complex)
     with np.errstate(all="ignore"):
         out = a + np.log(-np.expm1(b - a))
+        # e^a = 0: log(-e^b) = b + iπ (the branch is irrelevant after integer powers)
+        out = np.where(np.isneginf(a.real) & ~np.isneginf(b.real), b + 1j * np.pi, out)
     out = np.where(np.isneginf(b.real), a, out)
     return np.asarray(out, dtype=complex)
 
@@ -441,8 +443,18 @@ class Normal(Law):
     def lphi_abs(self, z: CArray) -> CArray:
         """``log E|X|^z = (z/2) log(2σ²) + log Γ((1+z)/2) − ½ log π`` (complex z) [ref]."""
         z = np.asarray(z, dtype=complex)
-        return np.asarray(0.5 * z * math.log(2.0 * self.sigma**2) + loggamma(0.5 * (1.0 + z))
+        return np.asarray(0.5 * z * self._log_two_var() + loggamma(0.5 * (1.0 + z))
                           - 0.5 * math.log(math.pi), dtype=complex)
+
+    def _log_two_var(self) -> float:
+        """``log(2σ²)``; as ``log 2 + 2 log σ`` where ``2σ²`` over- or underflows float64."""
+        try:
+            v = 2.0 * self.sigma**2
+        except OverflowError:
+            v = math.inf
+        if 2.2250738585072014e-308 <= v < math.inf:
+            return math.log(v)
+        return math.log(2.0) + 2.0 * math.log(self.sigma)
 
     def _mp_parts(self, z: Any) -> tuple[Any, Any]:
         v = (2 * _mpf(self.sigma) ** 2) ** (z / 2) * mp.gamma((1 + z) / 2) / (2 * mp.sqrt(mp.pi))
@@ -588,6 +600,9 @@ class Uniform(Law):
         if not self.a < self.b:
             raise ValueError(f"Uniform needs a < b, got a={a!r}, b={b!r}")
         a, b, w = self.a, self.b, self.b - self.a
+        if not math.isfinite(w):
+            raise ValueError(f"Uniform needs a finite width b - a, got a={a!r}, b={b!r} "
+                             "(b - a overflows float64)")
         self.width = w
         self.symmetric = a == -b
         self.p_pos = max(b, 0.0) - max(a, 0.0)
@@ -952,6 +967,10 @@ def iid_parts_lphi(lp: CArray, lm: CArray, count: int, symmetric: bool) -> tuple
         return h, h
     if np.all(np.isneginf(lm.real)):
         return count * lp, np.full_like(lp, NEG_INF)
+    if np.all(np.isneginf(lp.real)):  # a negative law X = -|X|: the sign of the product is
+        # (-1)^count and its modulus the product of the moduli [Mellin calculus; reflection]
+        none = np.full_like(lm, NEG_INF)
+        return (count * lm, none) if count % 2 == 0 else (none, count * lm)
     diff = count * clogsubexp(lp, lm)
     half = math.log(2.0)
     return clogaddexp(tot, diff) - half, clogsubexp(tot, diff) - half
