@@ -813,6 +813,8 @@ MEIJER_TIMEOUT_S = 20.0
 #: ``log`` of the series length (``z^{1/(q-p)}`` terms) beyond which Meijer G is not tried:
 #: ten times the ``maxterms=20000`` that :func:`_meijerg` passes to mpmath
 _MEIJER_LOG_TERMS = math.log(2e5)
+#: most digits added to recompute an upper tail that cancels in ``mass - lower`` (Meijer G)
+_MEIJER_EXTRA_DIGITS = 60
 
 
 class _Timeout(Exception):
@@ -941,12 +943,25 @@ def _meijer_point(law: Law, terms: Terms, kind: str, xi: Any, ll: Any, lu: Any,
     if kind == "pdf":
         return dens
     up = mass - low
-    # the returned upper tail must keep `need` digits: at most (working - need - 1) cancel
-    if mass > 0 and up < mass * mp.mpf(10) ** (-(mp.mp.dps - need - 1)) and (
-            (sign > 0 and kind == "sf") or (sign < 0 and kind == "cdf")):
-        raise ValueError(f"upper tail P(|X| > {mp.nstr(ax, 8)}) is below the Meijer working "
-                         "precision (computed as mass - lower cdf); raise dps or use "
-                         "method='mellin'")
+    # the returned upper tail must keep `need` digits: at most (working - need - 1) cancel;
+    # otherwise recompute the lower cdf with the lost digits added (up to
+    # _MEIJER_EXTRA_DIGITS), else raise
+    allowed = mp.mp.dps - need - 1
+    if mass > 0 and ((sign > 0 and kind == "sf") or (sign < 0 and kind == "cdf")):
+        lost = mp.log10(mass / up) if up > 0 else mp.inf
+        if lost > allowed:
+            extra = int(lost - allowed) + 5 if mp.isfinite(lost) else _MEIJER_EXTRA_DIGITS + 1
+            if extra <= _MEIJER_EXTRA_DIGITS:
+                with mp.workdps(mp.mp.dps + extra):
+                    ppos2, pneg2, _ = _mp_masses(law)
+                    mass2 = ppos2 if sign > 0 else pneg2
+                    up = mass2 - _meijer_part(terms, sign, ax, "cdf")
+                    ok = up > 0 and mp.log10(mass2 / up) <= allowed + extra
+                up = +up
+            if extra > _MEIJER_EXTRA_DIGITS or not ok:
+                raise ValueError(f"upper tail P(|X| > {mp.nstr(ax, 8)}) is below the Meijer "
+                                 "working precision (computed as mass - lower cdf); raise dps "
+                                 "or use method='mellin'")
     if sign > 0:
         return pneg + p0 + low if kind == "cdf" else up
     return up if kind == "cdf" else ppos + p0 + low
@@ -1126,7 +1141,12 @@ def _mellin_mp_point(law: Law, kind: str, xi: float, dps: int) -> Any:
             k0, _, k2 = _K12(lphi, np.asarray([tau]), law.strip[0])
             _, tmax = _grid_req(lphi, np.asarray([tau]), np.asarray([y]), k0, k2, law.strip,
                                 None if direct == "pdf" else direct)
-            tm = float(tmax[0]) if np.isfinite(tmax[0]) else 1e6
+            if not np.isfinite(tmax[0]):
+                # |Φ(τ+it)| has not fallen to e^-38 of Φ(τ) by t = 1e7 (algebraic decay, e.g.
+                # a single uniform or beta factor): no quadrature reaches dps digits
+                raise ValueError("the contour integral does not converge to the requested "
+                                 "precision (slowly decaying Mellin transform)")
+            tm = float(tmax[0])
             mtau = mp.mpf(tau)
             my = mp.log(abs(mp.mpf(repr(xi))))
 
@@ -1269,7 +1289,8 @@ def _asymptotics() -> Any:
 
 
 def _third_abs_central(law: Law, mean: float, sd: float) -> float:
-    """``E|log|X| - μ|³`` given X ≠ 0 by quadrature of the (mellin) density of log|X|:
+    """``E|log|X| - μ|³`` given X ≠ 0 by quadrature of the density of log|X| (closed form
+    or mellin):
     Gauss–Legendre, 16 nodes on each of 40 panels on either side of μ over μ ± 40 sd (clipped
     to the support), all nodes in one vectorized density call.
 
@@ -1296,7 +1317,11 @@ def _third_abs_central(law: Law, mean: float, sd: float) -> float:
     yv = (0.5 * (b - a) * u + 0.5 * (a + b)).ravel()
     wy = (0.5 * (b - a) * w).ravel()
     xv = np.exp(yv)
-    dens = np.asarray(absl.pdf(xv, method="mellin"), dtype=np.float64)
+    try:  # closed forms where they exist (one factor), else mellin (meijer where inaccurate)
+        dens = np.asarray(absl.pdf(xv, rtol=1e-6), dtype=np.float64)
+    except ValueError:
+        k2, k4 = float(law.log_cumulant(2)), float(law.log_cumulant(4))
+        return float((k4 + 3.0 * k2 * k2) ** 0.75)
     p = law.p_pos + law.p_neg
     return float(np.sum(wy * dens * xv / p * np.abs(yv - mean) ** 3))
 
@@ -1331,6 +1356,8 @@ def _eval_clt(law: Law, kind: str, x: FArray) -> tuple[FArray, float]:
         raise ValueError(f"method='clt' needs a symmetric or nonnegative law, got {short(law)}")
     m = float(law.log_cumulant(1))
     s = math.sqrt(float(law.log_cumulant(2)))
+    shape = x.shape
+    x = np.atleast_1d(x)  # a 0-d x (scalar call): item assignment below needs an array
     ax = np.abs(x)
     mass = law.p_pos + law.p_neg
     with np.errstate(divide="ignore"):
@@ -1345,7 +1372,7 @@ def _eval_clt(law: Law, kind: str, x: FArray) -> tuple[FArray, float]:
     if not law.symmetric:  # a nonnegative law: nothing below zero
         neg = x < 0
         lower[neg], upper[neg], dens[neg] = 0.0, 0.0, 0.0
-    out = _assemble(law, kind, x, lower, upper, dens)
+    out = _assemble(law, kind, x, lower, upper, dens).reshape(shape)
     bound = berry_esseen(law) * half * mass if kind != "pdf" else float("nan")
     return out, bound
 
@@ -1394,7 +1421,7 @@ def _abs_closed_form(inner: Law, kind: str) -> Callable[[FArray], FArray] | None
     ``P(|X| > x) = erfc(x/σ√2)`` [ref: DLMF 7.2]; ``U(a, b)``: ``|[-x, x] ∩ [a, b]|/(b - a)``;
     products of uniforms on ``[0, a_i]``/``[-a_i, a_i]``: ``-log(|X|/A) ~ Gamma(n, 1)``
     [ref: Dettmann & Georgiou 2009]."""
-    if inner.p_neg == 0 and not isinstance(inner, Abs):
+    if inner.p_neg == 0:
         return _closed_form(inner, kind)
     if isinstance(inner, Product):
         fs = inner.factors

@@ -15,7 +15,7 @@ import pytest
 import flatstart.theory.chains as chains
 import flatstart.theory.products as products
 from flatstart.theory.chains import residual_chain_median
-from flatstart.theory.laws import Beta, Gamma, Mixture, Normal, PointMass, Uniform
+from flatstart.theory.laws import Beta, ChiSquare, Gamma, Mixture, Normal, PointMass, Uniform
 from flatstart.theory.products import product
 
 # ------------------------------------------------------------------ 1. negative-support factors
@@ -330,3 +330,38 @@ def test_contour_reference_against_independent_quadrature() -> None:
         got = LAWS["N3"].sf(10000.0, dps=30, method="mellin")
         assert abs(got / ref - 1) < mp.mpf(10) ** -28
         assert abs(ref / mp.mpf(REFERENCES[2][3]) - 1) < mp.mpf(10) ** -28
+
+
+# ------------------------------------------------------------------ 8. found by the fuzz test
+
+
+def test_found_by_fuzzing_support_sides_and_dps_paths() -> None:
+    """Regressions found while fuzzing the public API (tests/theory/test_fuzz_api.py)."""
+    # the closed form of a product of uniforms on [0, a] put a density on x < 0
+    assert float(product(Uniform(0.0, 0.1), 2).pdf(-0.001)) == 0.0
+    # the log-CLT path gave a nonnegative law a cdf of 0.28 at x = -1, and failed on a scalar x
+    assert float(Normal(1.0).abs().cdf(-1.0, method="clt")) == 0.0
+    np.testing.assert_array_equal(Gamma(2.0).sf([-1.0, -2.0], method="clt"), [1.0, 1.0])
+    # dps=: a single uniform went through the contour quadrature (6e-5 off); now closed forms
+    u = Uniform(-5.0, -4.9)
+    x = -4.952803435977975
+    with mp.workdps(30):  # parameters and x are read by their decimal repr (laws.exact)
+        exact = (mp.mpf("-4.9") - mp.mpf(repr(x))) / mp.mpf("0.1")
+        assert abs(u.sf(x, dps=20) / exact - 1) < mp.mpf(10) ** -19
+    # ... and the contour quadrature itself refuses rather than returning wrong digits
+    with pytest.raises(ValueError, match="does not converge"):
+        u.sf(x, dps=20, method="mellin")
+    # dps=: float masses (1e-17 off the exact Mellin masses) made a 1e-1256 tail 2e-18
+    mix = Mixture([(0.44, Mixture([(0.56, Uniform(-5.0, -4.9)), (0.44, Normal(0.05))])),
+                   (0.56, PointMass(0.0))])
+    v = mix.sf(3.7976114430677987, dps=20)
+    with mp.workdps(30):
+        ref = mp.mpf("0.44") ** 2 * mp.ncdf(-mp.mpf("3.7976114430677987") / mp.mpf("0.05"))
+        assert abs(v / ref - 1) < mp.mpf(10) ** -15
+    # Meijer G: an upper tail as mass - lower must keep dps digits (was 1e-11 off at dps=20)
+    chi = 4.910788570735125 * ChiSquare(k=6.0, scale=0.5)
+    got = chi.abs().sf(270.5194577881679, dps=20)
+    with mp.workdps(30):
+        ref = mp.gammainc(3, mp.mpf("270.5194577881679") / mp.mpf("4.910788570735125"),
+                          mp.inf, regularized=True)
+        assert abs(got / ref - 1) < mp.mpf(10) ** -18
