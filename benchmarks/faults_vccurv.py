@@ -35,7 +35,7 @@ FAULTS = [
           old="r = p * xf - yf", new="r = yf - p * xf"),
     Fault("flatstart.theory.escape.log_median_pair_product", "n = L - 1 factors (off by one)",
           old="n = L - 2", new="n = L - 1"),
-    Fault("flatstart.theory.products.log_cumulant", "kappa_3 of log|w| 10% off",
+    Fault("flatstart.theory.products.moments.log_cumulant", "kappa_3 of log|w| 10% off",
           old="val = beta**k * (", new="val = (1.1 if k == 3 else 1.0) * beta**k * ("),
     Fault("flatstart.theory.chains.residual_chain_log_cdf", "alpha squared",
           old="out = _residual_cdf(yy.ravel(), L, a, s, lw)",

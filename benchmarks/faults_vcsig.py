@@ -12,7 +12,7 @@ FAULTS: list[Fault] = [
     Fault("flatstart.theory.chains.median_stable_variance",
           "2 e^gamma written 2.2 e^gamma (10% off)",
           old="2 * sp.exp(sp.EulerGamma)", new="2.2 * sp.exp(sp.EulerGamma)"),
-    Fault("flatstart.theory.products.log_cumulant",
+    Fault("flatstart.theory.products.moments.log_cumulant",
           "kappa_1 = log rho + beta (...) with beta written 2 beta / 3 ((gamma + log 2)/2 as /3)",
           old="val = mp.log(_mp(single.rho)) + beta * (",
           new="val = mp.log(_mp(single.rho)) + beta * 2 / 3 * ("),

@@ -10,4 +10,7 @@ if __name__ != "flatstart.theory":  # imported as bare `theory` from the source 
     alias("theory")  # `theory` and `theory.*` are the modules of flatstart.theory, never copies
 
 
+# the law engine: every Law evaluates through it (it registers itself in laws.ENGINE)
+import flatstart.theory.products  # noqa: E402,F401
+
 __all__: list[str] = []

@@ -239,6 +239,40 @@ def multiply_terms(t1: Terms, t2: Terms) -> Terms:
 # --------------------------------------------------------------------------------------------
 
 
+class _Engine:
+    """The evaluation engine of every law: :mod:`flatstart.theory.products` fills it in.
+
+    A law knows its Mellin transform; evaluating ``pdf``/``cdf``/``sf``, quantiles, moments and
+    products of laws is the engine's work. The engine registers its functions here when it is
+    imported (``flatstart.theory`` imports it, so any import of a theory module has it), which
+    keeps the import graph one-way: ``products`` imports ``laws``, never the reverse.
+    """
+
+    product: Any
+    evaluate: Any
+    quantile: Any
+    moment: Any
+    log_cumulant: Any
+    sympy_pdf: Any
+
+    def register(self, **functions: Any) -> None:
+        """Install the engine's functions (called once, by :mod:`flatstart.theory.products`)."""
+        for name, fn in functions.items():
+            if name not in type(self).__annotations__:
+                raise TypeError(f"unknown engine function {name!r}")
+            setattr(self, name, fn)
+
+    def __getattr__(self, name: str) -> Any:  # only reached before registration
+        if name not in type(self).__annotations__:
+            raise AttributeError(name)
+        raise RuntimeError(f"the law engine is not loaded ({name!r}): import "
+                           "flatstart.theory.products (importing flatstart.theory does)")
+
+
+#: The evaluation engine (see :class:`_Engine`).
+ENGINE = _Engine()
+
+
 class Law:
     """A real random variable described through the Mellin transforms of its sign parts.
 
@@ -302,9 +336,7 @@ class Law:
     # ---- algebra ---------------------------------------------------------------------------
     def __mul__(self, other: Any) -> Law:
         if isinstance(other, Law):
-            from flatstart.theory.products import product
-
-            return product([self, other])
+            return ENGINE.product([self, other])
         c = check_real("c", other)
         if c <= 0:
             raise ValueError(f"c must be > 0 for c * law (positive scaling), got {other!r}; "
@@ -333,31 +365,23 @@ class Law:
             return PointMass(0.0)
         return Mixture([(1.0 - p, self), (p, PointMass(0.0))])
 
-    # ---- evaluation (delegated to flatstart.theory.products) -----------------------
+    # ---- evaluation (by the engine flatstart.theory.products registers in ENGINE) ----
     def pdf(self, x: Any, **kw: Any) -> Any:
         """Density of the continuous part (atoms excluded); see
         ``flatstart.theory.products.evaluate``."""
-        from flatstart.theory.products import evaluate
-
-        return evaluate(self, "pdf", x, **kw)
+        return ENGINE.evaluate(self, "pdf", x, **kw)
 
     def cdf(self, x: Any, **kw: Any) -> Any:
         """``P(X ≤ x)``. See :func:`flatstart.theory.products.evaluate`."""
-        from flatstart.theory.products import evaluate
-
-        return evaluate(self, "cdf", x, **kw)
+        return ENGINE.evaluate(self, "cdf", x, **kw)
 
     def sf(self, x: Any, **kw: Any) -> Any:
         """``P(X > x)``, computed directly (relative accuracy in the upper tail)."""
-        from flatstart.theory.products import evaluate
-
-        return evaluate(self, "sf", x, **kw)
+        return ENGINE.evaluate(self, "sf", x, **kw)
 
     def quantile(self, q: Any, **kw: Any) -> Any:
         """Smallest ``x`` with ``P(X ≤ x) ≥ q``. See :func:`flatstart.theory.products.quantile`."""
-        from flatstart.theory.products import quantile
-
-        return quantile(self, q, **kw)
+        return ENGINE.quantile(self, q, **kw)
 
     def median(self, **kw: Any) -> Any:
         """``quantile(0.5)``; for the median of ``|X|`` use ``X.abs().median()``."""
@@ -365,16 +389,12 @@ class Law:
 
     def moment(self, s: Any, **kw: Any) -> Any:
         """``E|X|^s`` exactly. See :func:`flatstart.theory.products.moment`."""
-        from flatstart.theory.products import moment
-
-        return moment(self, s, **kw)
+        return ENGINE.moment(self, s, **kw)
 
     def log_cumulant(self, k: Any, **kw: Any) -> Any:
         """k-th cumulant of ``log|X|`` given ``X ≠ 0``. See
         :func:`flatstart.theory.products.log_cumulant`."""
-        from flatstart.theory.products import log_cumulant
-
-        return log_cumulant(self, k, **kw)
+        return ENGINE.log_cumulant(self, k, **kw)
 
     def mellin(self, s: Any = None) -> sp.Expr:
         """Symbolic ``E[|X|^{s-1}; X ≠ 0] = M₊(s) + M₋(s)`` (s a sympy Symbol or value).
@@ -398,9 +418,7 @@ class Law:
         Raises NotImplementedError for laws with no Gamma-ratio representation (e.g. mixtures
         of many components after products, irrational powers).
         """
-        from flatstart.theory.products import sympy_pdf
-
-        return sympy_pdf(self, x)
+        return ENGINE.sympy_pdf(self, x)
 
     def sample(self, n: int, seed: int | None = 0) -> FArray:
         """``n`` independent draws (numpy reference sampler, ``np.random.default_rng(seed)``)."""

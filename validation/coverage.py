@@ -77,7 +77,7 @@ REASONS: dict[str, str] = {
         "symbolic Meijer-G expression; evaluating it numerically is the slow scalar mpmath "
         "path (minutes per point); cross-checked against the numeric pdf in "
         "tests/theory/test_products.py"),
-    "flatstart.theory.products.sympy_pdf": "Law.sympy_pdf delegates to it (same reason)",
+    "flatstart.theory.products.moments.sympy_pdf": "Law.sympy_pdf delegates to it (same reason)",
     "flatstart.theory.laws.Law.with_atom": (
         "NOT YET COVERED (open): montecarlo has no atom sampler; a claim needs a masked "
         "sampler in simulate plus an atom-count binomial test"),
@@ -115,17 +115,21 @@ def public_theory_functions() -> list[str]:
     from flatstart import theory
 
     names: set[str] = set()
-    for info in pkgutil.iter_modules(theory.__path__):
-        if info.name.startswith("_"):
+    for info in pkgutil.walk_packages(theory.__path__, prefix="flatstart.theory."):
+        if any(part.startswith("_") for part in info.name.split(".")[2:]):
             continue
-        mod = importlib.import_module(f"flatstart.theory.{info.name}")
+        mod = importlib.import_module(info.name)
         for name in getattr(mod, "__all__", []):
             obj = getattr(mod, name, None)
             if callable(obj) and hasattr(obj, "__wrapped__"):  # functools.lru_cache & co.
                 obj = inspect.unwrap(obj)
-            if inspect.isfunction(obj) and obj.__module__ == mod.__name__:
-                names.add(f"{mod.__name__}.{obj.__qualname__}")
-            elif inspect.isclass(obj) and obj.__module__ == mod.__name__:
+            home = getattr(obj, "__module__", None) or ""
+            # a package's __init__ re-exports from its modules: count under the defining one
+            if home != mod.__name__ and not (info.ispkg and home.startswith(mod.__name__ + ".")):
+                continue
+            if inspect.isfunction(obj):
+                names.add(f"{home}.{obj.__qualname__}")
+            elif inspect.isclass(obj):
                 for attr, value in vars(obj).items():
                     if attr.startswith("_"):
                         continue
@@ -133,7 +137,7 @@ def public_theory_functions() -> list[str]:
                     if isinstance(fn, (staticmethod, classmethod)):
                         fn = fn.__func__
                     if inspect.isfunction(fn):
-                        names.add(f"{mod.__name__}.{fn.__qualname__}")
+                        names.add(f"{home}.{fn.__qualname__}")
     return sorted(names)
 
 

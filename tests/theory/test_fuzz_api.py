@@ -19,7 +19,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
-import flatstart.theory.products as products
+import flatstart.theory.products.meijer as products_meijer
 from flatstart.theory.laws import (
     Beta,
     ChiSquare,
@@ -100,12 +100,12 @@ ALLOWED = (ValueError, TypeError)
 @contextlib.contextmanager
 def _short_meijer(seconds: float = 2.0) -> Iterator[None]:
     """Bound the mpmath Meijer-G budget (its timeout is a ValueError, which is allowed)."""
-    old = products.MEIJER_TIMEOUT_S
-    products.MEIJER_TIMEOUT_S = seconds
+    old = products_meijer.MEIJER_TIMEOUT_S
+    products_meijer.MEIJER_TIMEOUT_S = seconds
     try:
         yield
     finally:
-        products.MEIJER_TIMEOUT_S = old
+        products_meijer.MEIJER_TIMEOUT_S = old
 
 
 def _check_values(kind: str, out: Any) -> None:

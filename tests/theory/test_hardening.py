@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import flatstart.theory.chains as chains
-import flatstart.theory.products as products
+import flatstart.theory.products.quantiles as products_quantiles
 from flatstart.theory.chains import residual_chain_median
 from flatstart.theory.laws import Beta, ChiSquare, Gamma, Mixture, Normal, PointMass, Uniform
 from flatstart.theory.products import product
@@ -254,7 +254,7 @@ def test_chernoff_quantile_bracket(monkeypatch, law) -> None:
     quantiles as the default route, and cdf(quantile) = q."""
     qs = np.array([0.003, 0.4, 0.97])
     ref = law.quantile(qs)
-    monkeypatch.setattr(products, "_CLT_WIDENINGS", 0)
+    monkeypatch.setattr(products_quantiles, "_CLT_WIDENINGS", 0)
     got = law.quantile(qs)
     np.testing.assert_allclose(got, ref, rtol=1e-12)
     np.testing.assert_allclose(law.cdf(got), qs, rtol=1e-11)

@@ -430,7 +430,11 @@ def test_two_normal_bracket_derivative_is_density() -> None:
 def test_two_normal_tail_absolute_error_bound() -> None:
     """The float64 tail is within the absolute error bound the routing relies on, on a dense
     grid up to the cut-off (catches a change of scipy's modstruve accuracy)."""
-    from flatstart.theory.products import _TWO_NORMAL_ABS_ERR, _TWO_NORMAL_ZMAX, _two_normal_tail
+    from flatstart.theory.products.closed import (
+        _TWO_NORMAL_ABS_ERR,
+        _TWO_NORMAL_ZMAX,
+        _two_normal_tail,
+    )
 
     z = np.concatenate([[0.0, 1e-12, 1e-6], np.linspace(1e-3, _TWO_NORMAL_ZMAX, 120)])
     got = _two_normal_tail(z)
@@ -516,7 +520,7 @@ def test_meijer_budget_leaves_the_callers_alarm_alone(monkeypatch) -> None:
     survives a call, and an exceeded budget is a clear ValueError."""
     import signal
 
-    import flatstart.theory.products as tp
+    import flatstart.theory.products.meijer as tp
     from flatstart.theory.laws import Normal
     from flatstart.theory.products import product
 

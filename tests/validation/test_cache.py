@@ -219,7 +219,7 @@ def test_fingerprint_follows_every_package_file(tmp_path: Path) -> None:
     (root / "docs" / "page.md").write_text("edited docs\n")
     assert code_fingerprint(claim, roots) == base, "an edit outside the packages must not count"
     seen = {base}
-    for rel in ("theory/products.py", "montecarlo/sampling.py", "validation/stats.py"):
+    for rel in ("theory/products/mellin.py", "montecarlo/sampling.py", "validation/stats.py"):
         f = root / rel
         f.write_text(f.read_text() + "\n# an edit\n")
         new = code_fingerprint(claim, roots)
