@@ -29,13 +29,15 @@ Mellin transform and closed forms.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 import mpmath as mp
 import numpy as np
+import scipy.special as sc
+import scipy.stats as st
 import sympy as sp
 from numpy.typing import NDArray
 from scipy.special import loggamma
@@ -125,6 +127,27 @@ def _const_log(w: float, z: CArray) -> CArray:
 # --------------------------------------------------------------------------------------------
 # Gamma-ratio (Meijer-G) terms
 # --------------------------------------------------------------------------------------------
+
+
+def binary_exponent(v: float) -> int:
+    """The exponent ``e`` of ``|v| = m·2^e``, ``m ∈ [½, 1)`` (0 for ``v = 0``)."""
+    return math.frexp(abs(v))[1] if v != 0 else 0
+
+
+#: An atom of a law: ``(sign, log|c|, c)``; ``sign`` is 0 for an atom at zero.
+Atom = tuple[int, float, float]
+
+
+def combine_atoms(parts: Sequence[tuple[Atom, int]]) -> Atom:
+    """The atom of a product of atoms ``∏ c_i^{n_i}``: its sign, ``Σ n_i log|c_i|`` (exact to
+    rounding) and the float product (``±inf`` or 0 when it leaves float64)."""
+    if any(a[0] == 0 for a, _ in parts):
+        return 0, -math.inf, 0.0
+    sign = 1 if sum(n for a, n in parts if a[0] < 0) % 2 == 0 else -1
+    log_c = math.fsum(n * a[1] for a, n in parts)
+    with np.errstate(over="ignore", under="ignore"):
+        c = float(np.prod([np.float64(abs(a[2])) ** n for a, n in parts]))
+    return sign, log_c, sign * c
 
 
 @dataclass(frozen=True)
@@ -430,6 +453,42 @@ class Law:
         """``E[log|X| | X ≠ 0]`` (the first log-cumulant, float)."""
         return float(self.log_cumulant(1))
 
+    # ---- what a law knows of itself (each law overrides what it has; the engine asks) -------
+    def _scipy(self) -> Any:
+        """The frozen ``scipy.stats`` law of ``X`` when ``X`` is one, else None."""
+        return None
+
+    def _scaled_scipy(self, c: float) -> Any:
+        """The frozen ``scipy.stats`` law of ``c·X`` (``c > 0``) when it is one, else None."""
+        return None
+
+    def _abs_closed(self, kind: str, scale: float | None = None
+                    ) -> Callable[[FArray], FArray] | None:
+        """Closed form of the ``pdf``/``cdf``/``sf`` of ``|scale·X|``, or None."""
+        return None
+
+    def _closed_mp(self, kind: str, xi: Any) -> Any:
+        """``pdf``/``cdf``/``sf`` at ``xi`` with mpmath at the working precision, or None."""
+        return None
+
+    def _unit_split(self) -> tuple[int, Law]:
+        """``(e, U)`` with ``X = 2^e·U`` in distribution and the scale of ``U`` in ``[½, 1)``.
+
+        ``M_{cX}(s) = c^{s-1} M_X(s)`` [ref: Springer 1979, ch. 6]: with ``c = 2^e`` the
+        division is exact in binary floating point, so the engine's ``log|x| - e log 2`` and
+        ``Φ_U`` carry no large cancelling terms ``±(τ + it) log c`` [derived]. Laws without a
+        scale return ``(0, law)``.
+        """
+        return 0, self
+
+    def _atom(self) -> Atom | None:
+        """``(sign, log|c|, c)`` when ``X`` is a single atom at ``c``, else None."""
+        return None
+
+    def _gamma_shape_scale(self) -> tuple[float, float] | None:
+        """``(k, θ)`` when ``X ~ Gamma(k, θ)`` (mixtures of such are vectorized), else None."""
+        return None
+
 
 # --------------------------------------------------------------------------------------------
 # primitive laws
@@ -490,6 +549,39 @@ class Normal(Law):
     def _draw(self, n: int, rng: np.random.Generator) -> FArray:
         return rng.normal(0.0, self.sigma, n)
 
+    def _scipy(self) -> Any:
+        return st.norm(0.0, self.sigma)
+
+    def _scaled_scipy(self, c: float) -> Any:
+        return st.norm(0.0, self.sigma * c)
+
+    def _abs_closed(self, kind: str, scale: float | None = None
+                    ) -> Callable[[FArray], FArray] | None:
+        """``|σX|``, ``X ~ N(0, 1)``: ``P(|X| ≤ x) = erf(x/σ√2)``, ``P(|X| > x) = erfc(x/σ√2)``
+        [ref: DLMF 7.2]."""
+        sig = self.sigma if scale is None else scale * self.sigma
+
+        def normal_abs(x: FArray) -> FArray:
+            u = np.abs(x) / (sig * math.sqrt(2.0))
+            if kind == "pdf":
+                return np.asarray(np.where(x < 0, 0.0, 2.0 * st.norm.pdf(x, scale=sig)))
+            if kind == "cdf":
+                return np.asarray(np.where(x <= 0, 0.0, sc.erf(u)))
+            return np.asarray(np.where(x <= 0, 1.0, sc.erfc(u)))
+
+        return normal_abs
+
+    def _closed_mp(self, kind: str, xi: Any) -> Any:
+        """``Φ(x/σ)`` (``mp.ncdf``), the upper tail directly [ref: DLMF 7.2]."""
+        s = mp.mpf(repr(self.sigma))
+        if kind == "pdf":
+            return mp.npdf(xi, 0, s)
+        return mp.ncdf(xi / s) if kind == "cdf" else mp.ncdf(-xi / s)
+
+    def _unit_split(self) -> tuple[int, Law]:
+        e = binary_exponent(self.sigma)
+        return e, Normal(math.ldexp(self.sigma, -e))
+
 
 class Gamma(Law):
     """``Gamma(k, θ)`` (shape k, scale θ): ``M(s) = θ^{s-1} Γ(k+s-1)/Γ(k)`` [ref].
@@ -525,6 +617,32 @@ class Gamma(Law):
     def _draw(self, n: int, rng: np.random.Generator) -> FArray:
         return rng.gamma(self.k, self.theta, n)
 
+    def _scipy(self) -> Any:
+        return st.gamma(self.k, scale=self.theta)
+
+    def _scaled_scipy(self, c: float) -> Any:
+        return st.gamma(self.k, scale=self.theta * c)
+
+    def _closed_mp(self, kind: str, xi: Any) -> Any:
+        """Regularized incomplete Gamma ``P(k, x/θ)``, the upper tail directly [ref: DLMF 8.2]."""
+        one, zero = mp.mpf(1), mp.mpf(0)
+        k, th = mp.mpf(repr(self.k)), mp.mpf(repr(self.theta))
+        if xi <= 0:
+            return zero if kind != "sf" else one
+        u = xi / th
+        if kind == "pdf":
+            return mp.exp((k - 1) * mp.log(u) - u - mp.loggamma(k)) / th
+        if kind == "cdf":
+            return mp.gammainc(k, 0, u, regularized=True)
+        return mp.gammainc(k, u, mp.inf, regularized=True)
+
+    def _unit_split(self) -> tuple[int, Law]:
+        e = binary_exponent(self.theta)
+        return e, Gamma(self.k, math.ldexp(self.theta, -e))
+
+    def _gamma_shape_scale(self) -> tuple[float, float] | None:
+        return self.k, self.theta
+
 
 class ChiSquare(Gamma):
     """``scale · χ²_k`` = ``Gamma(k/2, 2·scale)``; ``k`` any positive real [ref].
@@ -549,6 +667,10 @@ class ChiSquare(Gamma):
     def _terms(self) -> Terms:
         k = exact(self.dof) / 2
         return [(1, GammaRatio(1 / sp.gamma(k), 2 * exact(self.scale), Fraction(1), (k,), ()))]
+
+    def _unit_split(self) -> tuple[int, Law]:
+        e = binary_exponent(self.scale)
+        return e, ChiSquare(self.dof, math.ldexp(self.scale, -e))
 
 
 class Beta(Law):
@@ -589,6 +711,27 @@ class Beta(Law):
 
     def _draw(self, n: int, rng: np.random.Generator) -> FArray:
         return rng.beta(self.a, self.b, n)
+
+    def _scipy(self) -> Any:
+        return st.beta(self.a, self.b)
+
+    def _scaled_scipy(self, c: float) -> Any:
+        return st.beta(self.a, self.b, scale=c)
+
+    def _closed_mp(self, kind: str, xi: Any) -> Any:
+        """Regularized incomplete Beta ``I_x(a, b)``, the upper tail directly [ref: DLMF 8.17]."""
+        one, zero = mp.mpf(1), mp.mpf(0)
+        a, b = mp.mpf(repr(self.a)), mp.mpf(repr(self.b))
+        if xi <= 0 or xi >= 1:
+            if kind == "pdf":
+                return zero
+            below = xi <= 0
+            return (zero if below else one) if kind == "cdf" else (one if below else zero)
+        if kind == "pdf":
+            return mp.exp((a - 1) * mp.log(xi) + (b - 1) * mp.log1p(-xi)) / mp.beta(a, b)
+        if kind == "cdf":
+            return mp.betainc(a, b, 0, xi, regularized=True)
+        return mp.betainc(a, b, xi, 1, regularized=True)
 
 
 def _uniform_part_lphi(lo: float, hi: float, width: float, z: CArray) -> CArray:
@@ -687,6 +830,49 @@ class Uniform(Law):
     def _draw(self, n: int, rng: np.random.Generator) -> FArray:
         return rng.uniform(self.a, self.b, n)
 
+    def _scipy(self) -> Any:
+        return st.uniform(self.a, self.b - self.a)
+
+    def _abs_closed(self, kind: str, scale: float | None = None
+                    ) -> Callable[[FArray], FArray] | None:
+        """``|U(a, b)|``: ``P(|X| ≤ x) = |[-x, x] ∩ [a, b]|/(b - a)``; the upper tail directly
+        (``|[a, b] \\ [-x, x]|``, no 1 - cdf) [derived]."""
+        if scale is not None:
+            return None
+        a, b, w = self.a, self.b, self.b - self.a
+
+        def uniform_abs(x: FArray) -> FArray:
+            xx = np.maximum(x, 0.0)
+            inside = np.clip(np.minimum(xx, b) - np.maximum(-xx, a), 0.0, None) / w
+            if kind == "pdf":
+                dens = ((a < x) & (x < b)).astype(float) + ((a < -x) & (-x < b)).astype(float)
+                return np.asarray(np.where(x > 0, dens / w, 0.0))
+            if kind == "cdf":
+                return np.asarray(inside)
+            # upper tail directly: |[a, b] \ [-x, x]| (no 1 - cdf)
+            out = (np.clip(b - np.maximum(xx, a), 0.0, None)
+                   + np.clip(np.minimum(-xx, b) - a, 0.0, None)) / w
+            return np.asarray(np.minimum(out, 1.0))
+
+        return uniform_abs
+
+    def _closed_mp(self, kind: str, xi: Any) -> Any:
+        """``(x - a)/(b - a)`` clipped; the upper tail ``(b - x)/(b - a)`` directly."""
+        one, zero = mp.mpf(1), mp.mpf(0)
+        a, b = mp.mpf(repr(self.a)), mp.mpf(repr(self.b))
+        if kind == "pdf":
+            return one / (b - a) if a < xi < b else zero
+        if kind == "cdf":
+            return min(max((xi - a) / (b - a), zero), one)
+        return min(max((b - xi) / (b - a), zero), one)
+
+    def _unit_split(self) -> tuple[int, Law]:
+        e = binary_exponent(max(abs(self.a), abs(self.b)))
+        a, b = math.ldexp(self.a, -e), math.ldexp(self.b, -e)
+        if math.ldexp(a, e) != self.a or math.ldexp(b, e) != self.b:  # an end point underflows
+            return 0, self
+        return e, Uniform(a, b)
+
 
 class PointMass(Law):
     """Atom at ``c``: ``M(s) = |c|^{s-1}`` in the sign part of c; ``c = 0`` is an atom at zero.
@@ -735,6 +921,14 @@ class PointMass(Law):
 
     def _draw(self, n: int, rng: np.random.Generator) -> FArray:
         return np.full(n, self.c)
+
+    def _atom(self) -> Atom | None:
+        c = self.c
+        return (0, -math.inf, 0.0) if c == 0 else ((1 if c > 0 else -1), math.log(abs(c)), c)
+
+    def _unit_split(self) -> tuple[int, Law]:
+        e = binary_exponent(self.c)
+        return e, PointMass(math.ldexp(self.c, -e))
 
 
 # --------------------------------------------------------------------------------------------
@@ -793,9 +987,10 @@ class Mixture(Law):
         """Vectorize mixtures of Gamma/ChiSquare laws (the ReLU factor) as arrays."""
         ks, ths, ws = [], [], []
         for w, law in self.components:
-            if isinstance(law, Gamma):
-                ks.append(law.k)
-                ths.append(law.theta)
+            shape_scale = law._gamma_shape_scale()
+            if shape_scale is not None:
+                ks.append(shape_scale[0])
+                ths.append(shape_scale[1])
                 ws.append(w)
             elif not (isinstance(law, PointMass) and law.c == 0):
                 return None
@@ -849,6 +1044,28 @@ class Mixture(Law):
         out = np.concatenate(parts) if parts else np.zeros(0)
         return out[rng.permutation(n)]
 
+    def _closed_mp(self, kind: str, xi: Any) -> Any:
+        """``Σ w_i F_i(x)`` when every component has an mpmath closed form or is an atom."""
+        one, zero = mp.mpf(1), mp.mpf(0)
+        tot = zero
+        for w, comp in self.components:
+            atom = comp._atom()
+            if atom is not None:
+                if atom[0] != 0 and not (np.isfinite(atom[2]) and abs(atom[2]) > 1e-300):
+                    return None
+                c = mp.mpf(repr(atom[2]))
+                v = zero if kind == "pdf" else ((one if xi >= c else zero) if kind == "cdf"
+                                                else (zero if xi >= c else one))
+            else:
+                v = comp._closed_mp(kind, xi)
+                if v is None:
+                    return None
+            tot += mp.mpf(repr(w)) * v
+        return tot
+
+    def _atom(self) -> Atom | None:
+        return self.components[0][1]._atom() if len(self.components) == 1 else None
+
 
 class Scaled(Law):
     """``c X`` for ``c > 0``: ``M_{cX}(s) = c^{s-1} M_X(s)`` [ref]."""
@@ -884,6 +1101,31 @@ class Scaled(Law):
     def _draw(self, n: int, rng: np.random.Generator) -> FArray:
         return self.c * self.law._draw(n, rng)
 
+    def _scipy(self) -> Any:
+        return self.law._scaled_scipy(self.c)
+
+    def _abs_closed(self, kind: str, scale: float | None = None
+                    ) -> Callable[[FArray], FArray] | None:
+        return self.law._abs_closed(kind, self.c) if scale is None else None
+
+    def _closed_mp(self, kind: str, xi: Any) -> Any:
+        """``F_{cX}(x) = F_X(x/c)``, ``f_{cX}(x) = f_X(x/c)/c``."""
+        c = mp.mpf(repr(self.c))
+        v = self.law._closed_mp(kind, xi / c)
+        return None if v is None else (v / c if kind == "pdf" else v)
+
+    def _unit_split(self) -> tuple[int, Law]:
+        ei, inner = self.law._unit_split()
+        ec = binary_exponent(self.c)
+        mc = math.ldexp(self.c, -ec)
+        return ei + ec, (inner if mc == 1.0 else Scaled(inner, mc))
+
+    def _atom(self) -> Atom | None:
+        a = self.law._atom()
+        if a is None:
+            return None
+        return combine_atoms([(a, 1), ((1, math.log(self.c), self.c), 1)])
+
 
 class Abs(Law):
     """``|X|``: ``M₊ = M₊ˣ + M₋ˣ``, ``M₋ = 0``."""
@@ -915,6 +1157,14 @@ class Abs(Law):
 
     def _draw(self, n: int, rng: np.random.Generator) -> FArray:
         return np.abs(self.law._draw(n, rng))
+
+    def _unit_split(self) -> tuple[int, Law]:
+        ei, inner = self.law._unit_split()
+        return ei, Abs(inner)
+
+    def _atom(self) -> Atom | None:
+        a = self.law._atom()
+        return None if a is None else (abs(a[0]), a[1], abs(a[2]))
 
 
 class Power(Law):
@@ -974,6 +1224,22 @@ class Power(Law):
         if float(self.a).is_integer():
             return np.asarray(x ** int(self.a), dtype=np.float64)
         return np.sign(x) * np.abs(x) ** self.a
+
+    def _unit_split(self) -> tuple[int, Law]:
+        if not float(self.a).is_integer():
+            return 0, self
+        ei, inner = self.law._unit_split()
+        return int(self.a) * ei, Power(inner, self.a, signed=not self.fold)
+
+    def _atom(self) -> Atom | None:
+        if not float(self.a).is_integer():
+            return None
+        a = self.law._atom()
+        if a is None:
+            return None
+        if self.fold:
+            a = (abs(a[0]), a[1], abs(a[2]))
+        return combine_atoms([(a, int(self.a))])
 
 
 def iid_parts_lphi(lp: CArray, lm: CArray, count: int, symmetric: bool) -> tuple[CArray, CArray]:

@@ -17,18 +17,10 @@ import numpy as np
 import sympy as sp
 
 from flatstart.theory.laws import (
-    Abs,
     CArray,
-    ChiSquare,
     FArray,
-    Gamma,
     Law,
-    Mixture,
-    Normal,
     PointMass,
-    Power,
-    Scaled,
-    Uniform,
 )
 from flatstart.theory.products.core import Info, Product, short
 
@@ -129,52 +121,8 @@ _RESCALE_EXP = 64
 
 
 def _unit_split(law: Law) -> tuple[int, Law]:
-    """``(e, U)`` with ``law = 2^e · U`` in distribution and the scale of ``U`` in [½, 1).
-
-    ``M_{cX}(s) = c^{s-1} M_X(s)`` [ref: Springer 1979, ch. 6]: a product of scaled factors is
-    ``(∏ c_i) ∏ X_i``; with ``c = 2^e`` the division is exact in binary floating point, so
-    ``log|x| - e log 2`` (computed from the binary exponent of x) and ``Φ_U`` carry no large,
-    cancelling terms ``±(τ + it) log c`` [derived]. Laws without a scale (Beta, mixtures,
-    non-integer powers) return ``(0, law)``.
-    """
-    def e_of(v: float) -> int:
-        return math.frexp(abs(v))[1] if v != 0 else 0
-
-    if isinstance(law, Product):
-        parts = [(_unit_split(f), n) for f, n in law.factors]
-        if all(e == 0 for (e, _), _ in parts):
-            return 0, law
-        return sum(e * n for (e, _), n in parts), Product([(u, n) for (_, u), n in parts])
-    if isinstance(law, Normal):
-        e = e_of(law.sigma)
-        return e, Normal(math.ldexp(law.sigma, -e))
-    if isinstance(law, ChiSquare):
-        e = e_of(law.scale)
-        return e, ChiSquare(law.dof, math.ldexp(law.scale, -e))
-    if isinstance(law, Gamma):
-        e = e_of(law.theta)
-        return e, Gamma(law.k, math.ldexp(law.theta, -e))
-    if isinstance(law, Uniform):
-        e = e_of(max(abs(law.a), abs(law.b)))
-        a, b = math.ldexp(law.a, -e), math.ldexp(law.b, -e)
-        if math.ldexp(a, e) != law.a or math.ldexp(b, e) != law.b:  # an end point underflows
-            return 0, law
-        return e, Uniform(a, b)
-    if isinstance(law, PointMass):
-        e = e_of(law.c)
-        return e, PointMass(math.ldexp(law.c, -e))
-    if isinstance(law, Scaled):
-        ei, inner = _unit_split(law.law)
-        ec = e_of(law.c)
-        mc = math.ldexp(law.c, -ec)
-        return ei + ec, (inner if mc == 1.0 else Scaled(inner, mc))
-    if isinstance(law, Abs):
-        ei, inner = _unit_split(law.law)
-        return ei, Abs(inner)
-    if isinstance(law, Power) and float(law.a).is_integer():
-        ei, inner = _unit_split(law.law)
-        return int(law.a) * ei, Power(inner, law.a, signed=not law.fold)
-    return 0, law
+    """``(e, U)`` with ``law = 2^e · U`` in distribution (see ``Law._unit_split``)."""
+    return law._unit_split()
 
 
 def _needs_rescale(law: Law) -> bool:
@@ -240,44 +188,10 @@ def _finish(vals: FArray, scalar: bool, info: bool, inf: Info) -> Any:
 
 def _atom(law: Law) -> tuple[int, float, float] | None:
     """``(sign, log|c|, c)`` when ``law`` is a single atom at ``c`` (a PointMass, or a product,
-    positive scaling, ``|.|`` or power of atoms), else None. ``c`` is the float value (``±inf``
-    or 0 when ``|c|`` leaves float64; ``log|c|`` is then exact to rounding)."""
-    if isinstance(law, PointMass):
-        c = law.c
-        return (0, -math.inf, 0.0) if c == 0 else ((1 if c > 0 else -1), math.log(abs(c)), c)
-    parts: list[tuple[tuple[int, float, float], int]] = []
-    if isinstance(law, Product):
-        for f, n in law.factors:
-            a = _atom(f)
-            if a is None:
-                return None
-            parts.append((a, n))
-    elif isinstance(law, Scaled):
-        a = _atom(law.law)
-        if a is None:
-            return None
-        parts = [(a, 1), ((1, math.log(law.c), law.c), 1)]
-    elif isinstance(law, Abs):
-        a = _atom(law.law)
-        return None if a is None else (abs(a[0]), a[1], abs(a[2]))
-    elif isinstance(law, Power) and float(law.a).is_integer():
-        a = _atom(law.law)
-        if a is None:
-            return None
-        parts = [(a, int(law.a))]
-        if law.fold:
-            parts = [((abs(a[0]), a[1], abs(a[2])), int(law.a))]
-    elif isinstance(law, Mixture) and len(law.components) == 1:
-        return _atom(law.components[0][1])
-    else:
-        return None
-    if any(a[0] == 0 for a, _ in parts):
-        return 0, -math.inf, 0.0
-    sign = 1 if sum(n for a, n in parts if a[0] < 0) % 2 == 0 else -1
-    log_c = math.fsum(n * a[1] for a, n in parts)
-    with np.errstate(over="ignore", under="ignore"):
-        c = float(np.prod([np.float64(abs(a[2])) ** n for a, n in parts]))
-    return sign, log_c, sign * c
+    positive scaling, ``|.|`` or power of atoms; see ``Law._atom``), else None. ``c`` is the
+    float value (``±inf`` or 0 when ``|c|`` leaves float64; ``log|c|`` is then exact to
+    rounding)."""
+    return law._atom()
 
 
 def _atom_eval(atom: tuple[int, float, float], kind: str, x: FArray) -> FArray:

@@ -20,13 +20,10 @@ from numpy.typing import NDArray
 
 from flatstart.theory.laws import (
     Abs,
-    Beta,
     FArray,
-    Gamma,
     Law,
     Mixture,
     Normal,
-    Scaled,
     Uniform,
 )
 from flatstart.theory.products._parts import _atom, _atom_eval
@@ -39,67 +36,10 @@ from flatstart.theory.products.core import Product
 
 def _closed_mp(law: Law, kind: str, xi: Any) -> Any:
     """mpmath closed forms (at the working precision) for one primitive law, a positive
-    scaling of one, or a mixture of such laws and atoms; None otherwise.
-
-    Normal: ``Φ(x/σ)`` (``mp.ncdf``); Gamma(k, θ): regularized incomplete Gamma ``P(k, x/θ)``;
-    Beta(a, b): regularized incomplete Beta ``I_x(a, b)``; Uniform(a, b): ``(x-a)/(b-a)``
-    clipped [ref: DLMF 7.2, 8.2, 8.17]. The upper tails are computed directly (no 1 - cdf)."""
-    one, zero = mp.mpf(1), mp.mpf(0)
-    if isinstance(law, Scaled):
-        c = mp.mpf(repr(law.c))
-        v = _closed_mp(law.law, kind, xi / c)
-        return None if v is None else (v / c if kind == "pdf" else v)
-    if isinstance(law, Mixture):
-        tot = zero
-        for w, comp in law.components:
-            atom = _atom(comp)
-            if atom is not None:
-                if atom[0] != 0 and not (np.isfinite(atom[2]) and abs(atom[2]) > 1e-300):
-                    return None
-                c = mp.mpf(repr(atom[2]))
-                v = zero if kind == "pdf" else ((one if xi >= c else zero) if kind == "cdf"
-                                                else (zero if xi >= c else one))
-            else:
-                v = _closed_mp(comp, kind, xi)
-                if v is None:
-                    return None
-            tot += mp.mpf(repr(w)) * v
-        return tot
-    if isinstance(law, Normal):
-        s = mp.mpf(repr(law.sigma))
-        if kind == "pdf":
-            return mp.npdf(xi, 0, s)
-        return mp.ncdf(xi / s) if kind == "cdf" else mp.ncdf(-xi / s)
-    if isinstance(law, Gamma):
-        k, th = mp.mpf(repr(law.k)), mp.mpf(repr(law.theta))
-        if xi <= 0:
-            return zero if kind != "sf" else one
-        u = xi / th
-        if kind == "pdf":
-            return mp.exp((k - 1) * mp.log(u) - u - mp.loggamma(k)) / th
-        if kind == "cdf":
-            return mp.gammainc(k, 0, u, regularized=True)
-        return mp.gammainc(k, u, mp.inf, regularized=True)
-    if isinstance(law, Beta):
-        a, b = mp.mpf(repr(law.a)), mp.mpf(repr(law.b))
-        if xi <= 0 or xi >= 1:
-            if kind == "pdf":
-                return zero
-            below = xi <= 0
-            return (zero if below else one) if kind == "cdf" else (one if below else zero)
-        if kind == "pdf":
-            return mp.exp((a - 1) * mp.log(xi) + (b - 1) * mp.log1p(-xi)) / mp.beta(a, b)
-        if kind == "cdf":
-            return mp.betainc(a, b, 0, xi, regularized=True)
-        return mp.betainc(a, b, xi, 1, regularized=True)
-    if isinstance(law, Uniform):
-        a, b = mp.mpf(repr(law.a)), mp.mpf(repr(law.b))
-        if kind == "pdf":
-            return one / (b - a) if a < xi < b else zero
-        if kind == "cdf":
-            return min(max((xi - a) / (b - a), zero), one)
-        return min(max((b - xi) / (b - a), zero), one)
-    return None
+    scaling of one, or a mixture of such laws and atoms; None otherwise (each law's own
+    ``_closed_mp``: Normal ``Φ(x/σ)``, Gamma ``P(k, x/θ)``, Beta ``I_x(a, b)``, Uniform
+    ``(x-a)/(b-a)`` [ref: DLMF 7.2, 8.2, 8.17]; the upper tails directly, no 1 - cdf)."""
+    return law._closed_mp(kind, xi)
 
 
 def _eval_closed_mp(law: Law, kind: str, x: FArray, dps: int) -> NDArray[Any] | None:
@@ -128,7 +68,7 @@ def _closed_form(law: Law, kind: str) -> Callable[[FArray], FArray] | None:
     base = law
     if isinstance(law, Product) and len(law.factors) == 1 and law.factors[0][1] == 1:
         base = law.factors[0][0]
-    dist = _scipy_law(base)
+    dist = base._scipy()
     if dist is not None:
         return getattr(dist, kind)
     if isinstance(base, Abs):
@@ -172,36 +112,7 @@ def _abs_closed_form(inner: Law, kind: str) -> Callable[[FArray], FArray] | None
             return lambda x: _uniform_product(x, n, logA, False, kind)
         if len(fs) == 1 and fs[0][1] == 1:
             inner = fs[0][0]
-    if isinstance(inner, Normal) or (isinstance(inner, Scaled) and isinstance(inner.law, Normal)):
-        sig = inner.sigma if isinstance(inner, Normal) else inner.c * inner.law.sigma  # type: ignore[attr-defined]
-
-        def normal_abs(x: FArray) -> FArray:
-            u = np.abs(x) / (sig * math.sqrt(2.0))
-            if kind == "pdf":
-                return np.asarray(np.where(x < 0, 0.0, 2.0 * st.norm.pdf(x, scale=sig)))
-            if kind == "cdf":
-                return np.asarray(np.where(x <= 0, 0.0, sc.erf(u)))
-            return np.asarray(np.where(x <= 0, 1.0, sc.erfc(u)))
-
-        return normal_abs
-    if isinstance(inner, Uniform):
-        a, b, w = inner.a, inner.b, inner.b - inner.a
-
-        def uniform_abs(x: FArray) -> FArray:
-            xx = np.maximum(x, 0.0)
-            inside = np.clip(np.minimum(xx, b) - np.maximum(-xx, a), 0.0, None) / w
-            if kind == "pdf":
-                dens = ((a < x) & (x < b)).astype(float) + ((a < -x) & (-x < b)).astype(float)
-                return np.asarray(np.where(x > 0, dens / w, 0.0))
-            if kind == "cdf":
-                return np.asarray(inside)
-            # upper tail directly: |[a, b] \ [-x, x]| (no 1 - cdf)
-            out = (np.clip(b - np.maximum(xx, a), 0.0, None)
-                   + np.clip(np.minimum(-xx, b) - a, 0.0, None)) / w
-            return np.asarray(np.minimum(out, 1.0))
-
-        return uniform_abs
-    return None
+    return inner._abs_closed(kind)
 
 
 # scipy's K0, K1 and modified Struve L0, L1 give the bracket of A&S 11.1.8 to an absolute error
@@ -278,23 +189,3 @@ def _uniform_product(x: FArray, n: int, logA: float, sym: bool, kind: str) -> FA
     cdf = np.where(x >= 0, 1.0 - 0.5 * up, 0.5 * up)
     sf = np.where(x >= 0, 0.5 * up, 1.0 - 0.5 * up)
     return cdf if kind == "cdf" else sf
-
-
-def _scipy_law(law: Law) -> Any:
-    if isinstance(law, Normal):
-        return st.norm(0.0, law.sigma)
-    if isinstance(law, Gamma):
-        return st.gamma(law.k, scale=law.theta)
-    if isinstance(law, Beta):
-        return st.beta(law.a, law.b)
-    if isinstance(law, Uniform):
-        return st.uniform(law.a, law.b - law.a)
-    if isinstance(law, Scaled):
-        inner = _scipy_law(law.law)
-        if inner is not None and isinstance(law.law, (Normal, Gamma, Beta)):
-            if isinstance(law.law, Normal):
-                return st.norm(0.0, law.law.sigma * law.c)
-            if isinstance(law.law, Gamma):
-                return st.gamma(law.law.k, scale=law.law.theta * law.c)
-            return st.beta(law.law.a, law.law.b, scale=law.c)
-    return None

@@ -21,12 +21,14 @@ from numpy.typing import NDArray
 
 from flatstart._checks import check_int
 from flatstart.theory.laws import (
+    Atom,
     CArray,
     FArray,
     Law,
     Terms,
     _NoMeijer,
     clogaddexp,
+    combine_atoms,
     iid_parts_lphi,
     merge_terms,
     multiply_terms,
@@ -170,6 +172,23 @@ class Product(Law):
             for _ in range(k):
                 out = out * law._draw(n, rng)
         return out
+
+    def _unit_split(self) -> tuple[int, Law]:
+        """``∏ X_i = 2^{Σ n_i e_i} ∏ U_i`` from the factors' own splits."""
+        parts = [(f._unit_split(), n) for f, n in self.factors]
+        if all(e == 0 for (e, _), _ in parts):
+            return 0, self
+        return sum(e * n for (e, _), n in parts), Product([(u, n) for (_, u), n in parts])
+
+    def _atom(self) -> Atom | None:
+        """A product of atoms is one atom."""
+        parts: list[tuple[Atom, int]] = []
+        for f, n in self.factors:
+            a = f._atom()
+            if a is None:
+                return None
+            parts.append((a, n))
+        return combine_atoms(parts)
 
     def log_cumulant(self, k: Any, **kw: Any) -> Any:
         """Cumulants of ``log|X|`` add over independent factors: ``κ_k = Σ n_i κ_k(X_i)``."""
