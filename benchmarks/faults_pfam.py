@@ -9,7 +9,7 @@ FAULTS = [
     Fault("flatstart.theory.log_moments.log_abs_cgf",
           "K^(r) = beta^r (...) written beta^(r-1) (K'' of log|N| 1/2 instead of 1/4 psi')",
           old="v = beta**r * v", new="v = beta**(r - 1) * v"),
-    Fault("flatstart.theory.laws.Gamma.__init__", "scale theta read as a rate",
+    Fault("flatstart.theory.laws.gamma.Gamma.__init__", "scale theta read as a rate",
           old='self.theta = check_positive("theta", theta)',
           new='self.theta = 1.0 / check_positive("theta", theta)'),
     Fault("flatstart.theory.products.moments.log_cumulant",
@@ -34,6 +34,6 @@ FAULTS = [
     Fault("flatstart.theory.products.core.Product.count",
           "distinct factor laws counted instead of factors",
           old="return sum(n for _, n in self.factors)", new="return len(self.factors)"),
-    Fault("flatstart.theory.laws.Law.mean_log", "E log|X| 10% off",
+    Fault("flatstart.theory.laws.law.Law.mean_log", "E log|X| 10% off",
           old="return float(self.log_cumulant(1))", new="return 1.1 * float(self.log_cumulant(1))"),
 ]

@@ -36,7 +36,7 @@ def _check(cwd: Path, env: dict[str, str] | None = None) -> str:
 
 def test_installed_package_imports_as_flatstart_only(tmp_path: Path) -> None:
     """The environment's install (editable in development) from a folder outside the tree."""
-    assert _check(tmp_path).endswith(os.path.join("flatstart", "theory", "laws.py"))
+    assert _check(tmp_path).endswith(os.path.join("flatstart", "theory", "laws", "__init__.py"))
 
 
 def test_bare_names_in_the_source_tree_are_the_same_modules() -> None:

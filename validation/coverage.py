@@ -61,24 +61,24 @@ REASONS: dict[str, str] = {
         "the inequality |mean - median| <= sd is loose by >= 3x for every law we can sample "
         "(<= 0.31 sd for Gamma(n+1), ~0.22 sd for log|N|); its extremal laws are two-point laws "
         "no network produces, so a wrong constant cannot be seen"),
-    "flatstart.theory.laws.GammaRatio.scale": (
+    "flatstart.theory.laws.terms.GammaRatio.scale": (
         "Meijer-G helper whose result only feeds meijer_terms/sympy_pdf (the numeric Meijer "
         "path is covered through the products' cdf)"),
-    "flatstart.theory.laws.GammaRatio.sym": "symbolic helper that only feeds sympy_pdf",
-    "flatstart.theory.laws.GammaRatio.weight": "Meijer-G helper whose result only feeds "
+    "flatstart.theory.laws.terms.GammaRatio.sym": "symbolic helper that only feeds sympy_pdf",
+    "flatstart.theory.laws.terms.GammaRatio.weight": "Meijer-G helper whose result only feeds "
         "meijer_terms",
-    "flatstart.theory.laws.Law.mellin_parts": (
+    "flatstart.theory.laws.law.Law.mellin_parts": (
         "symbolic sign parts; their sum is Law.mellin, which P.saddlepoint (route mellin) "
         "covers"),
-    "flatstart.theory.laws.Law.sample": (
+    "flatstart.theory.laws.law.Law.sample": (
         "numpy reference sampler used only to cross-check the torch samplers in tests (a "
         "simulation may not call theory)"),
-    "flatstart.theory.laws.Law.sympy_pdf": (
+    "flatstart.theory.laws.law.Law.sympy_pdf": (
         "symbolic Meijer-G expression; evaluating it numerically is the slow scalar mpmath "
         "path (minutes per point); cross-checked against the numeric pdf in "
         "tests/theory/test_products.py"),
     "flatstart.theory.products.moments.sympy_pdf": "Law.sympy_pdf delegates to it (same reason)",
-    "flatstart.theory.laws.Law.with_atom": (
+    "flatstart.theory.laws.law.Law.with_atom": (
         "NOT YET COVERED (open): montecarlo has no atom sampler; a claim needs a masked "
         "sampler in simulate plus an atom-count binomial test"),
     # flatstart.theory.chains, flatstart.theory.escape

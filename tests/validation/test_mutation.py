@@ -18,7 +18,7 @@ from flatstart.validation.mutation import (
     numbers,
 )
 
-TARGET = "flatstart.theory.laws.Law.median"
+TARGET = "flatstart.theory.laws.law.Law.median"
 FAULT = Fault(TARGET, "median at the 0.55 quantile", old="quantile(0.5,", new="quantile(0.55,")
 
 
