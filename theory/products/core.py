@@ -35,7 +35,7 @@ from flatstart.theory.laws import (
     product_parts_lphi,
 )
 
-METHODS = ("auto", "meijer", "mellin", "saddlepoint", "clt", "closed")
+METHODS = ("auto", "meijer", "mellin", "gil-pelaez", "saddlepoint", "clt", "closed")
 KINDS = ("pdf", "cdf", "sf")
 #: Above this many factors a product's log-cumulants are summed over its factors (exact) instead
 #: of read off its Gamma-ratio (Meijer-G) form, whose parameter lists grow with the count.

@@ -30,6 +30,7 @@ from flatstart.theory.products.closed import (
 )
 from flatstart.theory.products.clt import _eval_clt
 from flatstart.theory.products.core import KINDS, METHODS, Info, short
+from flatstart.theory.products.gil_pelaez import _eval_gil_pelaez
 from flatstart.theory.products.meijer import _eval_meijer
 from flatstart.theory.products.mellin import _eval_mellin, _eval_mellin_mp
 from flatstart.theory.products.saddlepoint import _eval_saddlepoint
@@ -47,8 +48,8 @@ def evaluate(law: Law, kind: str, x: Any, method: str = "auto", dps: int | None 
         law: any Law (products, mixtures, primitives).
         kind: ``"pdf"``, ``"cdf"`` or ``"sf"``.
         x: array-like of reals (no NaN); scalars give a 0-d float.
-        method: ``"auto"`` | ``"meijer"`` | ``"mellin"`` | ``"saddlepoint"`` | ``"clt"`` |
-            ``"closed"``.
+        method: ``"auto"`` | ``"meijer"`` | ``"mellin"`` | ``"gil-pelaez"`` |
+            ``"saddlepoint"`` | ``"clt"`` | ``"closed"``.
         dps: if given, evaluate with mpmath at this many digits (``meijer`` or mpmath contour
             quadrature) and return mpf values (an object array, or one mpf for scalar x).
         info: also return an :class:`Info`.
@@ -125,6 +126,9 @@ def evaluate(law: Law, kind: str, x: Any, method: str = "auto", dps: int | None 
         vals, err = _eval_mellin(law, kind, xa)
         return _finish(vals, scalar, info, Info("mellin", float(np.max(err, initial=0.0)),
                                                 rel_error=err))
+    if method == "gil-pelaez":
+        vals, e = _eval_gil_pelaez(law, kind, xa)
+        return _finish(vals, scalar, info, Info("gil-pelaez", e))
     if method == "saddlepoint":
         vals, e = _eval_saddlepoint(law, kind, xa)
         return _finish(vals, scalar, info, Info("saddlepoint", e))
