@@ -11,15 +11,17 @@ Loss ``ℓ = ½ (f − y)²``, residual ``r = f − y``, ``P_{-i} = ∏_{k≠i} 
 ``∂f/∂w_i = x P_{-i}``, ``∂ℓ/∂w_i = r x P_{-i}``, ``H_ii = x² P_{-i}²``,
 ``H_ij = x² P_{-i} P_{-j} + r x P_{-ij} = 2x² w_i w_j P_{-ij}² − x y P_{-ij}`` (``i ≠ j``).
 With ``y = 0`` every one of these is ``± c ∏_k |w_k|^{e_k}``, a product of independent powers
-of the weights. For linear chains the laws are :class:`ChainProduct` objects, i.e.
-:class:`flatstart.theory.products.Product` objects built from :mod:`flatstart.theory.laws` factors
-(``Normal(σ)``, ``Uniform(−a, a)``, their squares, the constant ``|x|`` absorbed into one factor's
-scale), with the full Law API (``pdf cdf sf quantile median moment log_cumulant mellin sympy_pdf
-sample abs``,
-``method=``, ``dps=``, ``info=``). ReLU chains (sign constraints and an atom at 0) and the
-degenerate constants (``L = 1``: ``∂f/∂w_1 = x``, ``H_11 = x²``) return
-:class:`flatstart.theory.wide.LogProductLaw`, an independent Gil-Pelaez/FFT engine that also serves
-as the cross-check of the Mellin engine (``engine="logproduct"``).
+of the weights. Every law is a :class:`ChainProduct`, i.e. a
+:class:`flatstart.theory.products.Product` of :mod:`flatstart.theory.laws` factors (``Normal(σ)``,
+``Uniform(−a, a)``, their squares and moduli, the constant ``|x|``; ReLU chains add the alive
+indicator and the sign as atoms), with the full Law API (``pdf cdf sf quantile median moment
+log_cumulant mellin sympy_pdf sample abs``, ``method=``, ``dps=``, ``info=``) and the log-scale
+API of its twin, the same law as a
+:class:`flatstart.theory.products.gil_pelaez.LogProductLaw`. Linear chains evaluate through the
+Mellin engine (the twin serves many-point calls); ReLU chains (sign constraints and an atom at
+0), the degenerate constants (``L = 1``: ``∂f/∂w_1 = x``, ``H_11 = x²``) and
+``engine="logproduct"`` evaluate plain calls through the twin (Gil-Pelaez), keywords such as
+``method="mellin"`` through the Mellin engine: each is the other's cross-check.
 
 ReLU chain [derived]: with ``x > 0`` the chain is alive iff ``w_1, …, w_{L-1} > 0`` (``x < 0``:
 ``w_1 < 0`` and the others positive); alive, ``f = P x`` locally and all derivatives equal the
@@ -51,10 +53,10 @@ from flatstart._checks import (
 )
 from flatstart.theory.asymptotics import BERRY_ESSEEN_IID
 from flatstart.theory.inits import INITS, weight_spec
-from flatstart.theory.laws import Law, Normal, Uniform
+from flatstart.theory.laws import Law, Mixture, Normal, PointMass, Uniform
 from flatstart.theory.log_moments import gaussian_log_abs_moments, uniform_log_abs_moments
 from flatstart.theory.products import Product
-from flatstart.theory.wide import LogFactor, LogProductLaw
+from flatstart.theory.products.gil_pelaez import LogFactor, LogProductLaw
 
 __all__ = [
     "BERRY_ESSEEN_C",
@@ -198,17 +200,22 @@ class ChainProduct(Product):
     r"""A :class:`flatstart.theory.products.Product` with the chain attributes ``atom`` and
     ``sign``.
 
-    Same law and API as the Product (Mellin calculus [ref: Springer & Thompson 1970]); adds
-    ``atom = P(X = 0)`` (the ``p0`` of the product) and ``sign`` (``"symmetric"``,
-    ``"positive"``, ``"negative"`` or ``"mixed"``), the attributes of
-    :class:`flatstart.theory.wide.LogProductLaw`, so both engines can be used interchangeably.
+    Every law of a chain is one of these (the one type ``output_law``, ``gradient_law``,
+    ``hessian_entry_law`` and ``product_law`` return). Same law and API as the Product (Mellin
+    calculus [ref: Springer & Thompson 1970]); adds ``atom = P(X = 0)`` (the ``p0`` of the
+    product), ``sign`` (``"symmetric"``, ``"positive"``, ``"negative"`` or ``"mixed"``) and the
+    log-scale API of its ``twin``, the same law as a
+    :class:`flatstart.theory.products.gil_pelaez.LogProductLaw` (``log_cdf``, ``log_quantile``,
+    ``log_pdf_density``, ``log_mean``, ``log_sd``: depths where the law leaves float64).
 
-    Fast path: a plain ``cdf(x)``, ``sf(x)`` or ``pdf(x)`` call (no keyword arguments) on more
-    than :data:`FAST_PATH_MIN_POINTS` points is evaluated by ``twin``, the same law as a
-    :class:`flatstart.theory.wide.LogProductLaw` (FFT/Gil-Pelaez on one grid: ~1000× faster than the
-    pointwise Mellin inversion for KS tests on 10⁴ samples); the two engines agree to ``1e-9``
-    (tested). Any keyword (``method=``, ``dps=``, ``info=``), fewer points, or a twin failure
-    uses the Product engine.
+    Routes. ``route="product"`` (linear chains): the Product engine, except that a plain
+    ``cdf(x)``, ``sf(x)`` or ``pdf(x)`` call (no keyword arguments) on more than
+    :data:`FAST_PATH_MIN_POINTS` points is evaluated by the twin (FFT/Gil-Pelaez on one grid:
+    ~1000× faster than the pointwise Mellin inversion for KS tests on 10⁴ samples; the two
+    engines agree to ``1e-9``, tested). ``route="twin"`` (ReLU chains, whose factors include
+    the alive indicator and the sign, the degenerate constants, ``engine="logproduct"``):
+    plain calls of ``cdf sf pdf quantile median moment sample abs scaled`` use the twin; any
+    keyword (``method=``, ``dps=``, ``info=``) uses the Product engine on the factors.
 
     >>> from flatstart.theory.laws import Normal
     >>> law = ChainProduct([(Normal(1.0), 2)])
@@ -217,18 +224,89 @@ class ChainProduct(Product):
     """
 
     def __init__(
-        self, factors: list[tuple[Law, int]], twin: LogProductLaw | None = None
+        self, factors: list[tuple[Law, int]], twin: LogProductLaw | None = None,
+        route: str = "product",
     ) -> None:
         super().__init__(factors)
         self.twin = twin
+        self.route = check_choice("route", route, ("product", "twin"))
+        if self.route == "twin" and twin is None:
+            raise ValueError("route='twin' needs a twin (a LogProductLaw of the same law)")
+
+    def _uses_twin(self, kw: dict[str, Any]) -> bool:
+        return self.route == "twin" and not kw
 
     def _fast(self, kind: str, x: Any, kw: dict[str, Any]) -> Any:
+        if self._uses_twin(kw):
+            return getattr(self.twin, kind)(x)
         if self.twin is not None and not kw and np.size(x) > FAST_PATH_MIN_POINTS:
             try:
                 return getattr(self.twin, kind)(x)
             except ValueError:
                 pass
         return getattr(super(), kind)(x, **kw)
+
+    def quantile(self, q: Any, **kw: Any) -> Any:
+        """Smallest ``x`` with ``P(X ≤ x) ≥ q`` (the twin's on ``route="twin"``)."""
+        if self._uses_twin(kw):
+            assert self.twin is not None
+            return self.twin.quantile(q)
+        return super().quantile(q, **kw)
+
+    def moment(self, s: Any, **kw: Any) -> Any:
+        """``E|X|^s`` (the twin's on ``route="twin"``)."""
+        if self._uses_twin(kw):
+            assert self.twin is not None
+            return self.twin.moment(s)
+        return super().moment(s, **kw)
+
+    def sample(self, n: int, seed: int | None = 0) -> Any:
+        """``n`` draws (the twin's reference sampler on ``route="twin"``)."""
+        if self.route == "twin":
+            assert self.twin is not None
+            return self.twin.sample(n, seed)
+        return super().sample(n, seed)
+
+    def abs(self) -> Law:
+        """The law of ``|X|`` (a ChainProduct with the twin's ``|X|`` on ``route="twin"``)."""
+        if self.route == "twin":
+            assert self.twin is not None
+            return ChainProduct(_abs_factors(self.factors), self.twin.abs(), "twin")
+        return super().abs()
+
+    def scaled(self, c: float) -> ChainProduct:
+        """The law of ``c·X`` for ``c > 0``."""
+        c = check_positive("c", c)
+        twin = None if self.twin is None else self.twin.scaled(c)
+        return ChainProduct(self.factors + [(PointMass(c), 1)], twin, self.route)
+
+    # the log-scale API of the twin (no float64 over/underflow at large depths)
+    def _twin(self) -> LogProductLaw:
+        if self.twin is None:
+            raise ValueError("this law has no log-scale twin")
+        return self.twin
+
+    def log_cdf(self, y: Any, method: str = "auto") -> Any:
+        """``P(log|X| ≤ y | X ≠ 0)`` (the twin's Gil-Pelaez inversion)."""
+        return self._twin().log_cdf(y, method)
+
+    def log_pdf_density(self, y: Any) -> Any:
+        """Density of ``log|X|`` given ``X ≠ 0``."""
+        return self._twin().log_pdf_density(y)
+
+    def log_quantile(self, q: float) -> float:
+        """``q``-quantile of ``log|X|`` given ``X ≠ 0``."""
+        return self._twin().log_quantile(q)
+
+    @property
+    def log_mean(self) -> float:
+        """``E[log|X| | X ≠ 0]``."""
+        return self._twin().log_mean
+
+    @property
+    def log_sd(self) -> float:
+        """``sd(log|X| | X ≠ 0)``."""
+        return self._twin().log_sd
 
     def cdf(self, x: Any, **kw: Any) -> Any:
         """``P(X ≤ x)`` (see the class docstring for the fast path)."""
@@ -244,12 +322,18 @@ class ChainProduct(Product):
 
     @property
     def atom(self) -> float:
-        """``P(X = 0)``."""
+        """``P(X = 0)`` (the twin's on ``route="twin"``, equal to ``p0`` to rounding)."""
+        if self.route == "twin":
+            assert self.twin is not None
+            return self.twin.atom
         return float(self.p0)
 
     @property
     def sign(self) -> str:
         """Sign law of the nonzero part: symmetric, positive, negative or mixed."""
+        if self.route == "twin":
+            assert self.twin is not None
+            return self.twin.sign
         if self.symmetric:
             return "symmetric"
         if self.p_neg == 0:
@@ -257,6 +341,11 @@ class ChainProduct(Product):
         if self.p_pos == 0:
             return "negative"
         return "mixed"
+
+
+def _abs_factors(factors: list[tuple[Law, int]]) -> list[tuple[Law, int]]:
+    """The factors of ``|X|``: every factor's modulus (``|∏X_i| = ∏|X_i|``)."""
+    return [(law if law.p_neg == 0 else law.abs(), n) for law, n in factors]
 
 
 _ENGINES = ("product", "logproduct")
@@ -399,6 +488,24 @@ class NeuralChain:
         atom = 1.0 - self.alive_probability
         return LogProductLaw(factors, atom=atom, sign=self._sign(x_power, weights))
 
+    def _as_chain_product(self, scale: float, counts: dict[int, int], twin: LogProductLaw
+                          ) -> ChainProduct:
+        """The law of :meth:`_law` as factor laws (route ``"twin"``): ``|w|^power`` for each
+        count, the constant ``scale``, the alive indicator ``Bernoulli(1 − atom)`` and the sign
+        (a fair sign or −1) as atoms, so the Product engine can evaluate it too."""
+        w = self._weight().abs()
+        factors: list[tuple[Law, int]] = [
+            (w if pw == 1 else w**pw, c) for pw, c in counts.items() if c > 0]
+        factors.append((PointMass(scale), 1))
+        if twin.atom > 0:
+            factors.append((Mixture([(twin.atom, PointMass(0.0)),
+                                     (1.0 - twin.atom, PointMass(1.0))]), 1))
+        if twin.sign == "symmetric":
+            factors.append((Mixture([(0.5, PointMass(-1.0)), (0.5, PointMass(1.0))]), 1))
+        elif twin.sign == "negative":
+            factors.append((PointMass(-1.0), 1))
+        return ChainProduct(factors, twin, "twin")
+
     def _check_layer(self, layer: int, name: str = "layer") -> int:
         return check_int(name, layer, minimum=1, maximum=self.depth)
 
@@ -407,14 +514,14 @@ class NeuralChain:
             raise ValueError("x must be nonzero for this law (x = 0 gives the constant 0)")
 
     # ------------------------------------------------------------------ laws
-    def output_law(self, engine: str = "product") -> ChainProduct | LogProductLaw:
+    def output_law(self, engine: str = "product") -> ChainProduct:
         r"""Law of ``f(x)``: ``|x| ∏_{k=1}^L |w_k|`` with a fair sign; ReLU adds the atom
         ``1 − 2^{-(L-1)}`` at 0 [derived].
 
-        Linear chain: ``(|x| w_1) · w_2 ⋯ w_L`` as a :class:`ChainProduct` of
+        Linear chain: ``(|x| w_1) · w_2 ⋯ w_L``, a :class:`ChainProduct` of
         ``Normal(σ|x|), Normal(σ)^{×(L−1)}`` (uniform: ``Uniform(∓a|x|)``, ``Uniform(∓a)``)
         (the sign of ``x`` is irrelevant: the law is symmetric). ReLU, or
-        ``engine="logproduct"``: :class:`flatstart.theory.wide.LogProductLaw`.
+        ``engine="logproduct"``: a :class:`ChainProduct` on ``route="twin"``.
 
         >>> float(NeuralChain(2, sigma=1.0).output_law().cdf(0.0))
         0.5
@@ -422,20 +529,22 @@ class NeuralChain:
         2*sqrt(2)/pi**(3/2)
         """
         self._need_nonzero_x()
-        twin = self._law(abs(self.x), {1: self.depth}, 1, set(range(1, self.depth + 1)))
+        counts = {1: self.depth}
+        twin = self._law(abs(self.x), counts, 1, set(range(1, self.depth + 1)))
         if self._use_product(engine):
             L = self.depth
             return self._product([(self._weight(abs(self.x)), 1), (self._weight(), L - 1)], twin)
-        return twin
+        return self._as_chain_product(abs(self.x), counts, twin)
 
-    def product_law(self, count: int | None = None) -> LogProductLaw:
+    def product_law(self, count: int | None = None) -> ChainProduct:
         """Law of ``|∏ of count weights|`` (default ``L``), no atom (``count = 0``: 1)."""
         count = self.depth if count is None else check_int("count", count, minimum=0)
-        return LogProductLaw([(self._abs_factor(1), count)])
+        return self._as_chain_product(1.0, {1: count},
+                                      LogProductLaw([(self._abs_factor(1), count)]))
 
     def gradient_law(
         self, layer: int, of: str = "output", engine: str = "product"
-    ) -> ChainProduct | LogProductLaw:
+    ) -> ChainProduct:
         r"""Law of ``∂f/∂w_i = x P_{-i}`` or, with ``y = 0``, ``∂ℓ/∂w_i = x² w_i P_{-i}²``.
 
         ``|∂f/∂w_i| = |x| ∏_{k≠i}|w_k|``; ``|∂ℓ/∂w_i| = x² |w_i| ∏_{k≠i} |w_k|²`` (since
@@ -443,10 +552,9 @@ class NeuralChain:
         ``∂f/∂w_L = h_{L-1} > 0`` is positive (not symmetric). ``L = 1``, ``of="output"``: the
         constant ``x``.
 
-        Returned type: linear chains give a :class:`ChainProduct` (``of="output"``:
+        Returned type: a :class:`ChainProduct` (linear: ``of="output"``:
         ``(|x|w) · w^{×(L−2)}``; ``of="loss"``: ``(x²w) · (w²)^{×(L−1)}``); ReLU chains, the
-        constant (``L = 1``, ``of="output"``) and ``engine="logproduct"`` give a
-        :class:`flatstart.theory.wide.LogProductLaw`.
+        constant (``L = 1``, ``of="output"``) and ``engine="logproduct"`` on ``route="twin"``.
 
         Raises:
             ValueError: ``layer`` outside ``1..L``; ``of="loss"`` with ``y ≠ 0`` (then
@@ -459,31 +567,32 @@ class NeuralChain:
         L = self.depth
         others = set(range(1, L + 1)) - {i}
         if of == "output":
-            twin = self._law(abs(self.x), {1: self.depth - 1}, 1, others)
+            counts = {1: self.depth - 1}
+            twin = self._law(abs(self.x), counts, 1, others)
             if prod and L >= 2:
                 return self._product(
                     [(self._weight(abs(self.x)), 1), (self._weight(), L - 2)], twin)
-            return twin
+            return self._as_chain_product(abs(self.x), counts, twin)
         if self.y != 0:
             raise ValueError(f"of='loss' needs y = 0 for a product law, got y={self.y!r}")
-        twin = self._law(self.x**2, {1: 1, 2: self.depth - 1}, 2, {i})
+        counts = {1: 1, 2: self.depth - 1}
+        twin = self._law(self.x**2, counts, 2, {i})
         if prod:
             return self._product(
                 [(self._weight(self.x**2), 1), (self._weight() ** 2, L - 1)], twin)
-        return twin
+        return self._as_chain_product(self.x**2, counts, twin)
 
     def hessian_entry_law(
         self, i: int, j: int, engine: str = "product"
-    ) -> ChainProduct | LogProductLaw:
+    ) -> ChainProduct:
         r"""Law of ``H_ij`` of ``ℓ`` when ``y = 0`` [derived].
 
         ``H_ii = x² P_{-i}²`` (nonnegative); ``H_ij = 2 x² w_i w_j P_{-ij}²`` for ``i ≠ j``
         (``r x P_{-ij} = x² P P_{-ij}`` with ``y = 0``). ReLU: atom ``1 − 2^{-(L-1)}``.
 
-        Returned type: linear chains give a :class:`ChainProduct` (``H_ii``:
+        Returned type: a :class:`ChainProduct` (linear: ``H_ii``:
         ``(|x|w)² · (w²)^{×(L−2)}``; ``H_ij``: ``(√2|x|w)(√2|x|w) · (w²)^{×(L−2)}``); ReLU chains,
-        the constant ``H_11 = x²`` of ``L = 1`` and ``engine="logproduct"`` give a
-        :class:`flatstart.theory.wide.LogProductLaw`.
+        the constant ``H_11 = x²`` of ``L = 1`` and ``engine="logproduct"`` on ``route="twin"``.
 
         >>> NeuralChain(2, sigma=1.0).hessian_entry_law(1, 1).sign
         'positive'
@@ -496,17 +605,19 @@ class NeuralChain:
         prod = self._use_product(engine)
         L = self.depth
         if i == j:
-            twin = self._law(self.x**2, {2: self.depth - 1}, 2, set())
+            counts = {2: self.depth - 1}
+            twin = self._law(self.x**2, counts, 2, set())
             if prod and L >= 2:
                 return self._product([(self._weight(abs(self.x)) ** 2, 1),
                                       (self._weight() ** 2, L - 2)], twin)
-            return twin
-        twin = self._law(2.0 * self.x**2, {1: 2, 2: self.depth - 2}, 2, {i, j})
+            return self._as_chain_product(self.x**2, counts, twin)
+        counts = {1: 2, 2: self.depth - 2}
+        twin = self._law(2.0 * self.x**2, counts, 2, {i, j})
         if prod:
             ax = abs(self.x)
             return self._product([(self._weight(math.sqrt(2.0) * ax), 2),
                                   (self._weight() ** 2, L - 2)], twin)
-        return twin
+        return self._as_chain_product(2.0 * self.x**2, counts, twin)
 
     # ------------------------------------------------------------------ moments
     def hessian_moments(self) -> ChainMoments:
@@ -553,8 +664,7 @@ class NeuralChain:
         """
         self._need_nonzero_x()
         out = self.output_law(engine="logproduct")
-        assert isinstance(out, LogProductLaw)
-        law = out.abs()
+        law = out._twin().abs()
         a = law.atom
         if a >= 0.5:
             return -math.inf

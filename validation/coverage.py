@@ -39,10 +39,10 @@ __all__ = [
 #: Public theory functions that no claim needs to exercise, each with its reason.
 REASONS: dict[str, str] = {
     # flatstart.theory.wide
-    "flatstart.theory.wide.LogFactor.sample_log": (
+    "flatstart.theory.products.gil_pelaez.LogFactor.sample_log": (
         "numpy reference sampler; only feeds LogProductLaw.sample, used in tests to cross-check "
         "the test machinery (a simulation must measure torch networks and never call theory)"),
-    "flatstart.theory.wide.LogProductLaw.sample": (
+    "flatstart.theory.products.gil_pelaez.LogProductLaw.sample": (
         "numpy reference sampler used only in tests (tests/validation/test_catalogue_vc_signal.py) "
         "to check the ratio-law test; predictions need no samples"),
     "flatstart.theory.wide.critical_width_lower_bound": (

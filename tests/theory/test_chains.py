@@ -494,14 +494,13 @@ def test_product_engine_agrees_with_logproduct(kwargs: dict, which: tuple | None
     (1e-10)."""
     from flatstart.theory.chains import ChainProduct
     from flatstart.theory.products import Product
-    from flatstart.theory.wide import LogProductLaw
 
     c = NeuralChain(**kwargs)
     prod, ref = _chain_laws(c, "product"), _chain_laws(c, "logproduct")
     for name in which or prod:
         P, R = prod[name], ref[name]
         assert isinstance(P, ChainProduct) and isinstance(P, Product), (name, P)
-        assert isinstance(R, LogProductLaw), (name, R)
+        assert isinstance(R, ChainProduct) and R.route == "twin", (name, R)
         assert (P.atom, P.sign) == (R.atom, R.sign), (name, P.sign, R.sign)
         med = float(R.abs().median())
         m = float(P.abs().median())
@@ -522,10 +521,10 @@ def test_product_engine_agrees_with_logproduct(kwargs: dict, which: tuple | None
 
 
 def test_returned_types_and_full_api() -> None:
-    """Linear chains return Products (mellin, sympy_pdf, exact moments); ReLU chains and the
-    L = 1 constants return LogProductLaw; the fast path equals the Product engine."""
+    """Every chain law is a ChainProduct (mellin, sympy_pdf, exact moments); ReLU chains and the
+    L = 1 constants evaluate plain calls through the twin; the fast path equals the Product
+    engine."""
     from flatstart.theory.chains import FAST_PATH_MIN_POINTS, ChainProduct
-    from flatstart.theory.wide import LogProductLaw
 
     c = NeuralChain(2, sigma=1.0, x=1.0)
     law = c.output_law()
@@ -535,15 +534,65 @@ def test_returned_types_and_full_api() -> None:
                        ) == 0
     assert "meijerg" in str(law.sympy_pdf()).lower()
     assert law.moment(2) == 1
-    assert isinstance(NeuralChain(3, sigma=1.0, activation="relu").output_law(), LogProductLaw)
-    assert isinstance(NeuralChain(1, sigma=1.0).gradient_law(1), LogProductLaw)
-    assert isinstance(NeuralChain(1, sigma=1.0).hessian_entry_law(1, 1), LogProductLaw)
+    for twin_law in (NeuralChain(3, sigma=1.0, activation="relu").output_law(),
+                     NeuralChain(1, sigma=1.0).gradient_law(1),
+                     NeuralChain(1, sigma=1.0).hessian_entry_law(1, 1)):
+        assert isinstance(twin_law, ChainProduct) and twin_law.route == "twin", twin_law
     t = np.linspace(-3.0, 3.0, FAST_PATH_MIN_POINTS + 1)
     fast = NeuralChain(4, sigma=0.9).output_law().cdf(t)
     slow = NeuralChain(4, sigma=0.9).output_law().cdf(t, method="auto")
     assert np.allclose(fast, slow, rtol=0, atol=1e-9)
     with pytest.raises(ValueError, match="engine"):
         c.output_law(engine="fft")
+
+
+RELU_TWIN_CASES = [
+    ("output, normal", dict(depth=3, sigma=0.8, activation="relu", x=1.3), "output", None),
+    ("output, x < 0", dict(depth=4, sigma=1.1, activation="relu", x=-0.7), "output", None),
+    ("output, uniform", dict(depth=3, init="xavier_uniform", activation="relu", x=0.9),
+     "output", None),
+    ("gradient of w_1", dict(depth=3, sigma=0.8, activation="relu", x=1.3), "gradient", 1),
+    ("gradient of w_L (positive)", dict(depth=3, sigma=0.8, activation="relu", x=1.3),
+     "gradient", 3),
+    ("H_11", dict(depth=3, sigma=1.2, activation="relu", x=0.6), "hessian", (1, 1)),
+    ("H_12", dict(depth=3, sigma=1.2, activation="relu", x=0.6), "hessian", (1, 2)),
+    ("L = 1 constant", dict(depth=1, sigma=1.0, x=1.5), "gradient", 1),
+]
+
+
+def _relu_law(kwargs: dict, kind: str, which: Any) -> Any:
+    c = NeuralChain(**kwargs)
+    if kind == "output":
+        return c.output_law()
+    if kind == "gradient":
+        return c.gradient_law(which)
+    return c.hessian_entry_law(*which)
+
+
+@pytest.mark.parametrize(("name", "kwargs", "kind", "which"), RELU_TWIN_CASES,
+                         ids=[c[0] for c in RELU_TWIN_CASES])
+def test_relu_laws_two_engines_agree(name: str, kwargs: dict, kind: str, which: Any) -> None:
+    """A ReLU chain law is a Product of factor laws (|w|^p, the constant, the alive indicator
+    and the sign as atoms) with its Gil-Pelaez twin: the Mellin engine on the factors and the
+    twin agree on the atom, the sign masses and the cdf (1e-9), so neither engine's ReLU
+    bookkeeping is trusted alone."""
+    law = _relu_law(kwargs, kind, which)
+    twin = law.twin
+    assert law.route == "twin" and math.isclose(law.p0, twin.atom, abs_tol=1e-15), name
+    med = float(twin.abs().median()) if twin.atom < 0.5 else 1.0
+    g = max(med, 1e-3) * np.logspace(-2, 1, 9)
+    t = np.concatenate([-g[::-1], [0.0], g])
+    a = np.asarray(law.cdf(t, method="mellin"))  # the Product engine on the factors
+    b = np.asarray(law.cdf(t))                   # the twin
+    assert np.allclose(a, b, rtol=0, atol=1e-9), (name, np.max(np.abs(a - b)))
+
+
+def test_relu_two_engine_check_rejects_a_wrong_atom() -> None:
+    """Mutant: the alive probability 2^{-(L-1)} written 2^{-L} moves the cdf at 0 by 1/16
+    (the atom by 1/8, the negative half by -1/16), far outside 1e-9."""
+    law = NeuralChain(3, sigma=0.8, activation="relu", x=1.3).output_law()
+    wrong = law.twin.__class__(law.twin.factors, atom=1 - 2.0**-3, sign=law.twin.sign)
+    assert abs(float(law.cdf([0.0], method="mellin")[0]) - float(wrong.cdf([0.0])[0])) > 0.05
 
 
 # ------------------------------------------------------------------ residual chains

@@ -7,6 +7,7 @@ from typing import Any
 
 import mpmath as mp
 import numpy as np
+import scipy.special as sc
 import scipy.stats as st
 import sympy as sp
 from scipy.special import loggamma
@@ -54,6 +55,16 @@ class Beta(Law):
 
     def _draw(self, n: int, rng: np.random.Generator) -> FArray:
         return rng.beta(self.a, self.b, n)
+
+    def _log_cumulant_exact(self, k: int) -> Any:
+        """``κ_r = ψ^{(r-1)}(a) − ψ^{(r-1)}(a+b)`` [ref: Springer 1979, ch. 4]."""
+        a, b = _mpf(self.a), _mpf(self.b)
+        return mp.psi(k - 1, a) - mp.psi(k - 1, a + b)
+
+    def _log_cumulants_float(self) -> list[float] | None:
+        a, b = self.a, self.b
+        return [float(sc.digamma(a) - sc.digamma(a + b))] + [
+            float(sc.polygamma(r - 1, a) - sc.polygamma(r - 1, a + b)) for r in (2, 3, 4)]
 
     def _scipy(self) -> Any:
         return st.beta(self.a, self.b)

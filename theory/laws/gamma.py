@@ -8,6 +8,7 @@ from typing import Any
 
 import mpmath as mp
 import numpy as np
+import scipy.special as sc
 import scipy.stats as st
 import sympy as sp
 from scipy.special import loggamma
@@ -85,6 +86,17 @@ class Gamma(Law):
 
     def _gamma_shape_scale(self) -> tuple[float, float] | None:
         return self.k, self.theta
+
+    def _log_cumulant_exact(self, k: int) -> Any:
+        """``κ₁ = log θ + ψ(k)``, ``κ_r = ψ^{(r-1)}(k)`` [ref: Springer 1979, ch. 4]."""
+        shape = _mpf(self.k)
+        if k == 1:
+            return mp.log(_mpf(self.theta)) + mp.psi(0, shape)
+        return mp.psi(k - 1, shape)
+
+    def _log_cumulants_float(self) -> list[float] | None:
+        return [math.log(self.theta) + float(sc.digamma(self.k))] + [
+            float(sc.polygamma(r - 1, self.k)) for r in (2, 3, 4)]
 
 
 class ChiSquare(Gamma):

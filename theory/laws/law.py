@@ -270,6 +270,17 @@ class Law:
         """``(k, θ)`` when ``X ~ Gamma(k, θ)`` (mixtures of such are vectorized), else None."""
         return None
 
+    def _log_cumulant_exact(self, k: int) -> Any:
+        """``κ_k`` of ``log|X|`` (given ``X ≠ 0``) as an mpf at the working precision from the
+        law's own polygamma form, or None (then the engine reads it off the Gamma-ratio terms
+        or differentiates ``log M``). Same values as the Gamma-ratio route, without sympy."""
+        return None
+
+    def _log_cumulants_float(self) -> list[float] | None:
+        """``[κ₁, κ₂, κ₃, κ₄]`` of ``log|X|`` in float64 (scipy polygamma): the fast path of
+        :meth:`_log_cumulant_exact` (same formula, tested against it), or None."""
+        return None
+
 
 class PointMass(Law):
     """Atom at ``c``: ``M(s) = |c|^{s-1}`` in the sign part of c; ``c = 0`` is an atom at zero.
@@ -323,6 +334,15 @@ class PointMass(Law):
         c = self.c
         return (0, -math.inf, 0.0) if c == 0 else ((1 if c > 0 else -1), math.log(abs(c)), c)
 
+    def _log_cumulant_exact(self, k: int) -> Any:
+        """``log|c|`` for ``k = 1``, 0 beyond (a constant)."""
+        if self.c == 0:
+            return None
+        return mp.log(abs(_mpf(self.c))) if k == 1 else mp.mpf(0)
+
+    def _log_cumulants_float(self) -> list[float] | None:
+        return None if self.c == 0 else [math.log(abs(self.c)), 0.0, 0.0, 0.0]
+
     def _unit_split(self) -> tuple[int, Law]:
         e = binary_exponent(self.c)
         return e, PointMass(math.ldexp(self.c, -e))
@@ -368,7 +388,10 @@ class Mixture(Law):
         self.p0 = math.fsum(w * law.p0 for w, law in self.components)
         self.p_pos = math.fsum(w * law.p_pos for w, law in self.components)
         self.p_neg = math.fsum(w * law.p_neg for w, law in self.components)
-        self.symmetric = all(law.symmetric for law in laws)
+        # symmetric components, or atoms that are each other's mirror images (a fair sign)
+        atoms = [(w, law.c) for w, law in self.components if isinstance(law, PointMass)]
+        self.symmetric = all(law.symmetric for law in laws) or (
+            len(atoms) == len(laws) and sorted(atoms) == sorted((w, -c) for w, c in atoms))
         cont = [law for law in laws if law.p0 < 1]
         self.strip = (max([law.strip[0] for law in cont], default=-np.inf),
                       min([law.strip[1] for law in cont], default=np.inf))
@@ -502,6 +525,17 @@ class Scaled(Law):
     def _scipy(self) -> Any:
         return self.law._scaled_scipy(self.c)
 
+    def _log_cumulant_exact(self, k: int) -> Any:
+        """``log|cX| = log c + log|X|``: only ``κ₁`` moves."""
+        v = self.law._log_cumulant_exact(k)
+        if v is None:
+            return None
+        return v + mp.log(_mpf(self.c)) if k == 1 else v
+
+    def _log_cumulants_float(self) -> list[float] | None:
+        v = self.law._log_cumulants_float()
+        return None if v is None else [math.log(self.c) + v[0]] + v[1:]
+
     def _abs_closed(self, kind: str, scale: float | None = None
                     ) -> Callable[[FArray], FArray] | None:
         return self.law._abs_closed(kind, self.c) if scale is None else None
@@ -559,6 +593,13 @@ class Abs(Law):
     def _unit_split(self) -> tuple[int, Law]:
         ei, inner = self.law._unit_split()
         return ei, Abs(inner)
+
+    def _log_cumulant_exact(self, k: int) -> Any:
+        """``log||X|| = log|X|``."""
+        return self.law._log_cumulant_exact(k)
+
+    def _log_cumulants_float(self) -> list[float] | None:
+        return self.law._log_cumulants_float()
 
     def _atom(self) -> Atom | None:
         a = self.law._atom()
@@ -622,6 +663,15 @@ class Power(Law):
         if float(self.a).is_integer():
             return np.asarray(x ** int(self.a), dtype=np.float64)
         return np.sign(x) * np.abs(x) ** self.a
+
+    def _log_cumulant_exact(self, k: int) -> Any:
+        """``log|X^a| = a log|X|``: ``κ_k`` scales by ``a^k``."""
+        v = self.law._log_cumulant_exact(k)
+        return None if v is None else _mpf(self.a) ** k * v
+
+    def _log_cumulants_float(self) -> list[float] | None:
+        v = self.law._log_cumulants_float()
+        return None if v is None else [self.a**r * c for r, c in enumerate(v, start=1)]
 
     def _unit_split(self) -> tuple[int, Law]:
         if not float(self.a).is_integer():

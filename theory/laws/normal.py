@@ -114,6 +114,18 @@ class Normal(Law):
             return mp.npdf(xi, 0, s)
         return mp.ncdf(xi / s) if kind == "cdf" else mp.ncdf(-xi / s)
 
+    def _log_cumulant_exact(self, k: int) -> Any:
+        """``κ₁ = log(√2σ) + ψ(½)/2``, ``κ_r = ψ^{(r-1)}(½)/2^r`` (``|X| = √2σ G^{1/2}``,
+        ``G ~ Gamma(½, 1)``) [ref: Springer 1979, 6.3]."""
+        half = mp.mpf(1) / 2
+        if k == 1:
+            return mp.log(mp.sqrt(2) * _mpf(self.sigma)) + half * mp.psi(0, half)
+        return half**k * mp.psi(k - 1, half)
+
+    def _log_cumulants_float(self) -> list[float] | None:
+        return [math.log(math.sqrt(2.0) * self.sigma) + 0.5 * float(sc.digamma(0.5))] + [
+            0.5**r * float(sc.polygamma(r - 1, 0.5)) for r in (2, 3, 4)]
+
     def _unit_split(self) -> tuple[int, Law]:
         e = binary_exponent(self.sigma)
         return e, Normal(math.ldexp(self.sigma, -e))

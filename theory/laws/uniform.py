@@ -123,6 +123,20 @@ class Uniform(Law):
     def _draw(self, n: int, rng: np.random.Generator) -> FArray:
         return rng.uniform(self.a, self.b, n)
 
+    def _log_cumulant_exact(self, k: int) -> Any:
+        """``U(0, a)`` or ``U(−a, a)``: ``log|X| = log a − E``, ``E ~ Exp(1)``:
+        ``κ₁ = log a + ψ(1) − ψ(2)``, ``κ_r = ψ^{(r-1)}(1) − ψ^{(r-1)}(2) = (−1)^r (r−1)!``
+        [ref: Dettmann & Georgiou 2009]; None for other intervals."""
+        if not (self.a == 0 or self.a == -self.b):
+            return None
+        v = mp.psi(k - 1, 1) - mp.psi(k - 1, 2)
+        return v + mp.log(_mpf(self.b)) if k == 1 else v
+
+    def _log_cumulants_float(self) -> list[float] | None:
+        if not (self.a == 0 or self.a == -self.b):
+            return None
+        return [math.log(self.b) - 1.0, 1.0, -2.0, 6.0]  # ψ^{(r-1)}(1) − ψ^{(r-1)}(2), exact
+
     def _scipy(self) -> Any:
         return st.uniform(self.a, self.b - self.a)
 

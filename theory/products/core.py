@@ -190,6 +190,13 @@ class Product(Law):
             parts.append((a, n))
         return combine_atoms(parts)
 
+    def _log_cumulant_exact(self, k: int) -> Any:
+        """``Σ n_i κ_k(X_i)`` from the factors' own forms (None if one has none)."""
+        parts = [(law._log_cumulant_exact(k), n) for law, n in self.factors]
+        if any(v is None for v, _ in parts):
+            return None
+        return mp.fsum(n * v for v, n in parts)
+
     def log_cumulant(self, k: Any, **kw: Any) -> Any:
         """Cumulants of ``log|X|`` add over independent factors: ``κ_k = Σ n_i κ_k(X_i)``."""
         k = check_int("k", k, minimum=1)

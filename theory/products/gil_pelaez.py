@@ -20,6 +20,7 @@ a sign, on the log scale (``log_cdf``, ``log_quantile``: depths where ``R`` leav
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special, stats
 
 from flatstart._checks import check_choice, check_int, check_positive, check_probability, check_real
-from flatstart.theory.laws import FArray, Law
+from flatstart.theory.laws import Beta, FArray, Gamma, Law, Power, Uniform
 from flatstart.theory.products._parts import (
     _assemble,
     _check_continuous,
@@ -38,7 +39,7 @@ from flatstart.theory.products._parts import (
     _part_mass,
     _pdf_at_zero,
 )
-from flatstart.theory.products.core import short
+from flatstart.theory.products.core import product, short
 
 FloatArray = NDArray[np.float64]
 
@@ -146,66 +147,54 @@ def gp_fft(
 Term = tuple[Any, ...]
 
 
-def _term_logcf(term: Term, t: FloatArray) -> NDArray[np.complex128]:
-    kind = term[0]
-    it = 1j * t
-    out = it * term[1]
+@functools.lru_cache(maxsize=4096)
+def _unit_law(kind: str, a: float, b: float) -> Law:
+    """The law of a term without its log-scale: ``G^p`` (``G ~ Gamma(k, 1)``, ``a, b = k, p``),
+    ``e^{-pG}`` (``G ~ Gamma(k, 1)``, integer ``k``: a product of ``k`` uniforms on (0, 1) to the
+    power ``p``), ``Beta(a, b)``. Its Mellin transform and log-cumulants are the law's own."""
     if kind == "gpow":
-        _, _, k, p = term
-        out = out + special.loggamma(k + p * it) - special.gammaln(k)
-    elif kind == "eneg":
-        out = out - term[2] * np.log1p(term[3] * it)
-    elif kind == "beta":
-        _, _, a, b = term
-        out = (
-            out
-            + special.loggamma(a + it)
-            - special.loggamma(a + b + it)
-            + special.gammaln(a + b)
-            - special.gammaln(a)
-        )
+        return Gamma(a) if b == 1.0 else Power(Gamma(a), b)
+    if kind == "eneg":
+        if not float(a).is_integer() or a < 1:
+            raise ValueError(f"an 'eneg' term needs an integer k >= 1 (a product of k uniforms), "
+                             f"got k={a!r}")
+        base: Law = Uniform(0.0, 1.0) if a == 1 else product(Uniform(0.0, 1.0), int(a))
+        return base if b == 1.0 else Power(base, b)
+    if kind == "beta":
+        return Beta(a, b)
+    raise ValueError(f"unknown term kind {kind!r}")
+
+
+def _term_logcf(term: Term, t: FloatArray) -> NDArray[np.complex128]:
+    """``log E X^{it}`` of one term: ``it·log c`` plus the unit law's log Mellin transform."""
+    out = 1j * t * term[1]
+    if term[0] != "point":
+        it = np.asarray(1j * t, dtype=np.complex128)
+        out = out + _unit_law(term[0], term[2], term[3])._lphi(it)[0]
     return np.asarray(out, dtype=np.complex128)
 
 
 def _term_cumulants(term: Term) -> list[float]:
-    """First four cumulants of log X for one term."""
-    kind = term[0]
-    if kind == "gpow":
-        _, lc, k, p = term
-        return [lc + p * float(special.digamma(k))] + [
-            p**r * float(special.polygamma(r - 1, k)) for r in (2, 3, 4)
-        ]
-    if kind == "eneg":
-        _, lc, k, p = term
-        return [lc - p * k] + [(-p) ** r * k * math.factorial(r - 1) for r in (2, 3, 4)]
-    if kind == "beta":
-        _, lc, a, b = term
-        return [lc + float(special.digamma(a) - special.digamma(a + b))] + [
-            float(special.polygamma(r - 1, a) - special.polygamma(r - 1, a + b))
-            for r in (2, 3, 4)
-        ]
-    return [term[1], 0.0, 0.0, 0.0]
+    """First four cumulants of ``log X`` for one term: the unit law's own (its float fast path,
+    tested against :meth:`flatstart.theory.laws.Law.log_cumulant`), ``log c`` added to ``κ₁``."""
+    if term[0] == "point":
+        return [term[1], 0.0, 0.0, 0.0]
+    unit = _unit_law(term[0], term[2], term[3])
+    k = unit._log_cumulants_float()
+    if k is None:
+        k = [float(unit.log_cumulant(r)) for r in (1, 2, 3, 4)]
+    return [term[1] + k[0]] + k[1:]
 
 
 def _term_log_moment(term: Term, s: float) -> float:
-    """log E X^s (``inf`` when it does not exist)."""
-    kind = term[0]
-    if kind == "gpow":
-        _, lc, k, p = term
-        if k + p * s <= 0:
-            return math.inf
-        return s * lc + float(special.gammaln(k + p * s) - special.gammaln(k))
-    if kind == "eneg":
-        _, lc, k, p = term
-        if p * s <= -1:
-            return math.inf
-        return s * lc - k * math.log1p(p * s)
-    if kind == "beta":
-        _, lc, a, b = term
-        if a + s <= 0:
-            return math.inf
-        return s * lc + float(special.betaln(a + s, b) - special.betaln(a, b))
-    return s * term[1]
+    """``log E X^s`` (``inf`` when it does not exist) from the unit law's Mellin transform."""
+    if term[0] == "point":
+        return s * term[1]
+    unit = _unit_law(term[0], term[2], term[3])
+    if s <= unit.strip[0]:
+        return math.inf
+    lm = unit._lphi(np.asarray([complex(s)]))[0][0].real
+    return s * term[1] + float(lm)
 
 
 def _term_sample(term: Term, rng: np.random.Generator, n: int) -> FloatArray:
@@ -640,8 +629,12 @@ def _eval_gil_pelaez(law: Law, kind: str, x: FArray) -> tuple[FArray, float]:
         mu = float(law.log_cumulant(1))
         sd = math.sqrt(max(float(law.log_cumulant(2)), 0.0))
         y = np.log(np.abs(x[inside]))
-        t, phi, h = gp_grid(lambda tt: np.asarray(part(1j * tt) - log_pm, dtype=np.complex128),
-                            mu, sd, y)
+
+        def logcf(tt: FloatArray) -> NDArray[np.complex128]:
+            return np.asarray(part(np.asarray(1j * tt, dtype=np.complex128)) - log_pm,
+                              dtype=np.complex128)
+
+        t, phi, h = gp_grid(logcf, mu, sd, y)
         yc = y - mu
         cdf, pdf = gp_fft(yc, t, phi, h, sd) if y.size > 64 else gp_direct(yc, t, phi, h)
         lower[inside] = pm * np.clip(cdf, 0.0, 1.0)

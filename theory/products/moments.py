@@ -91,6 +91,12 @@ def log_cumulant(law: Law, k: Any, dps: int | None = None) -> Any:
         with mp.workdps(d):
             val = +val
         return val if dps else float(val)
+    with mp.workdps(d + 10):
+        own = law._log_cumulant_exact(k)  # the law's own polygamma form (no sympy)
+    if own is not None:
+        with mp.workdps(d):
+            val = +own
+        return val if dps else float(val)
     terms = law.meijer_terms()
     single = None
     if terms is not None:

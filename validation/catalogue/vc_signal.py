@@ -47,11 +47,10 @@ import numpy as np
 from scipy import stats as sps
 
 from flatstart.montecarlo.sampling import chain_samples, norm_ratios
-from flatstart.theory.chains import NeuralChain, median_stable_variance
+from flatstart.theory.chains import ChainProduct, NeuralChain, median_stable_variance
 from flatstart.theory.inits import weight_law, weight_variance
 from flatstart.theory.products import product
 from flatstart.theory.wide import (
-    LogProductLaw,
     critical_width,
     critical_width_asymptotic,
     lognormal_limit,
@@ -603,9 +602,8 @@ def plot_relu_dead(fig: Any, records: list[Any]) -> None:
 
 # ========================================================================= VC.chain-output-law
 def predict_chain_output(params: dict[str, Any]) -> dict[str, Any]:
-    r"""The exact law of the output ``f(x)`` of a chain (linear: :class:`ChainProduct` with
-    its Mellin and log-product engines; ReLU: :class:`~flatstart.theory.wide.LogProductLaw` with the
-    atom ``1 − 2^{−(L−1)}``), and from it, at the grid's scale ``a`` (≈ the median |f|): the
+    r"""The exact law of the output ``f(x)`` of a chain (a :class:`ChainProduct`: linear through
+    the Mellin engine, ReLU with the atom ``1 − 2^{−(L−1)}`` through its Gil-Pelaez twin), and from it, at the grid's scale ``a`` (≈ the median |f|): the
     atom, ``P(f < 0)`` from the law's sign, ``P(a/2 < f ≤ 2a)`` by Simpson's rule on the
     density (129 nodes), ``P(f > 3a)`` by ``sf``, and ``P(|f| > a/3)`` by the scaling route
     ``|x|·|P|`` (the ``x = 1`` law, ``abs``, ``scaled(|x|)``, ``sf``) [derived; VC Sec. 3]."""
@@ -621,7 +619,7 @@ def predict_chain_output(params: dict[str, Any]) -> dict[str, Any]:
     p_neg = {"symmetric": (1.0 - atom) / 2, "positive": 0.0, "negative": 1.0 - atom}.get(
         sign, math.nan)
     unit = _chain({**params, "x": 1.0}, act).output_law(engine="logproduct")
-    assert isinstance(unit, LogProductLaw)
+    assert isinstance(unit, ChainProduct) and unit.route == "twin"
     return {
         "law": law, "atom": atom, "sign": sign, "p_neg": p_neg,
         "window": [0.5 * a, 2.0 * a], "p_window": float(simpson(law.pdf(g), x=g)),
