@@ -620,13 +620,15 @@ def predict_chain_output(params: dict[str, Any]) -> dict[str, Any]:
         sign, math.nan)
     unit = _chain({**params, "x": 1.0}, act).output_law(engine="logproduct")
     assert isinstance(unit, ChainProduct) and unit.route == "twin"
+    unit_abs = unit.abs()
+    assert isinstance(unit_abs, ChainProduct)
     return {
         "law": law, "atom": atom, "sign": sign, "p_neg": p_neg,
         "window": [0.5 * a, 2.0 * a], "p_window": float(simpson(law.pdf(g), x=g)),
         "tail": 3.0 * a, "p_tail": float(np.asarray(law.sf(np.array([3.0 * a])))[0]),
         "abs_tail": a / 3.0,
         "p_abs_tail": float(np.asarray(
-            unit.abs().scaled(abs(c.x)).sf(np.array([a / 3.0])))[0]),
+            unit_abs.scaled(abs(c.x)).sf(np.array([a / 3.0])))[0]),
     }
 
 
