@@ -602,11 +602,12 @@ def plot_relu_dead(fig: Any, records: list[Any]) -> None:
 
 # ========================================================================= VC.chain-output-law
 def predict_chain_output(params: dict[str, Any]) -> dict[str, Any]:
-    r"""The exact law of the output ``f(x)`` of a chain (a :class:`ChainProduct`: linear through
-    the Mellin engine, ReLU with the atom ``1 − 2^{−(L−1)}`` through its Gil-Pelaez twin),
-    and from it, at the grid's scale ``a`` (≈ the median |f|): the atom, ``P(f < 0)`` from the law's sign, ``P(a/2 < f ≤ 2a)`` by Simpson's rule on the
-    density (129 nodes), ``P(f > 3a)`` by ``sf``, and ``P(|f| > a/3)`` by the scaling route
-    ``|x|·|P|`` (the ``x = 1`` law, ``abs``, ``scaled(|x|)``, ``sf``) [derived; VC Sec. 3]."""
+    r"""The exact law of the output ``f(x)`` of a chain (a :class:`ChainProduct`: linear through the
+    Mellin engine, ReLU with the atom ``1 − 2^{−(L−1)}`` through its Gil-Pelaez twin), and from
+    it, at the grid's scale ``a`` (≈ the median |f|): the atom, ``P(f < 0)`` from the law's
+    sign, ``P(a/2 < f ≤ 2a)`` by Simpson's rule on the density (129 nodes), ``P(f > 3a)`` by
+    ``sf``, and ``P(|f| > a/3)`` by the scaling route ``|x|·|P|`` (the ``x = 1`` law, ``abs``,
+    ``scaled(|x|)``, ``sf``) [derived; VC Sec. 3]."""
     from scipy.integrate import simpson
 
     act = str(params.get("activation", "linear"))
