@@ -137,6 +137,12 @@ def _saddle(lphi: Callable[[CArray], CArray], y: FArray, strip: tuple[float, flo
     return tau, ok
 
 
+#: the trial distances (fractions of the room in the strip) of the Chernoff step bound
+_GRID_F = np.asarray([0.15, 0.3, 0.5, 0.7, 0.85, 0.95])
+#: ``-log(1 - f)``: the pole term of the bound where the pole limits the room
+_GRID_POLE_W = np.asarray([-np.log1p(-f) for f in (0.15, 0.3, 0.5, 0.7, 0.85, 0.95)])
+
+
 def _grid_req(lphi: Callable[[CArray], CArray], tau: FArray, y: FArray, k0: FArray,
               k2: FArray, strip: tuple[float, float], pole: str | None,
               gauss: tuple[float, float, float] | None = None) -> tuple[FArray, FArray]:
@@ -160,27 +166,24 @@ def _grid_req(lphi: Callable[[CArray], CArray], tau: FArray, y: FArray, k0: FArr
             limited = tau < avail
             avail = np.minimum(avail, tau)
         avail = np.minimum(avail, big)
-        best = np.full_like(tau, np.inf)
-        for f in (0.15, 0.3, 0.5, 0.7, 0.85, 0.95):
-            d = f * avail
-            kd = _K(lphi, tau + side * d)
-            e = kd - k0 - side * d * y + logc + np.where(limited, -np.log1p(-f), 0.0)
-            with np.errstate(all="ignore"):
-                tt = (e + _LREL) / d
-            tt = np.where(np.isfinite(tt), tt, np.inf)
-            best = np.minimum(best, tt)
-        t_req = np.maximum(t_req, best)
+        # the six trial distances f·avail at once (the same values as one at a time)
+        d = _GRID_F[None, :] * avail[:, None]
+        kd = _K(lphi, (tau[:, None] + side * d).ravel()).reshape(d.shape)
+        e = (kd - k0[:, None] - side * d * y[:, None] + logc[:, None]
+             + np.where(limited[:, None], _GRID_POLE_W[None, :], 0.0))
+        with np.errstate(all="ignore"):
+            tt = (e + _LREL) / d
+        tt = np.where(np.isfinite(tt), tt, np.inf)
+        t_req = np.maximum(t_req, np.min(tt, axis=1))
         if gauss is not None:
             lm, mu, sg = gauss
-            best = np.full_like(tau, np.inf)
-            for f in (0.15, 0.3, 0.5, 0.7, 0.85, 0.95):
-                dg = f * big
-                zz = tau + side * dg
-                e = lm + mu * zz + 0.5 * sg * sg * zz * zz - k0 - side * dg * y + logc
-                with np.errstate(all="ignore"):
-                    tt = (e + _LREL) / dg
-                best = np.minimum(best, np.where(np.isfinite(tt), tt, np.inf))
-            t_req = np.maximum(t_req, best)
+            dg = _GRID_F * big
+            zz = tau[:, None] + side * dg[None, :]
+            e = (lm + mu * zz + 0.5 * sg * sg * zz * zz - k0[:, None] - side * dg[None, :]
+                 * y[:, None] + logc[:, None])
+            with np.errstate(all="ignore"):
+                tt = (e + _LREL) / dg[None, :]
+            t_req = np.maximum(t_req, np.min(np.where(np.isfinite(tt), tt, np.inf), axis=1))
     # truncation: first t beyond which log|Φ(τ+it)|/Φ(τ) * (1+t) stays below exp(-LREL)
     return t_req, _trunc_point(lphi, tau, k0, k2, logc, pole)
 
@@ -347,8 +350,12 @@ def _mellin_part(lphi: Callable[[CArray], CArray], mass: float, strip: tuple[flo
                         dz = lz - lg
                         near = np.abs(dz) < 0.5
                         ph = np.exp(-1j * tt[None, :] * ya)
-                        terms = np.where(near, np.exp(lg - ka) * np.expm1(np.where(near, dz, 0)),
-                                         np.exp(lz - ka) - np.exp(lg - ka)) * ph / (-z)
+                        # Φ - Φ_G = Φ_G expm1(log Φ - log Φ_G) where the two are close (only
+                        # there is expm1 evaluated), else the plain difference
+                        eg = np.exp(lg - ka)
+                        diff = np.exp(lz - ka) - eg
+                        diff[near] = eg[near] * np.expm1(dz[near])
+                        terms = diff * ph / (-z)
                     else:
                         terms = np.exp(lz_rows(z, tt) - ka - 1j * tt[None, :] * ya)
                     if pkind == "lower":
