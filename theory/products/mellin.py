@@ -221,6 +221,17 @@ def _trunc_point(lphi: Callable[[CArray], CArray], tau: FArray, k0: FArray, k2: 
     return np.asarray(tmax[inv], dtype=np.float64)
 
 
+def _lphi_rows(lphi: Callable[[CArray], CArray], z: CArray, tt: NDArray[Any],
+               tu: NDArray[Any], tinv: NDArray[np.intp]) -> CArray:
+    """``log Φ`` on the trapezoid nodes ``z = τ_row + i·tt``, evaluated once per distinct τ
+    (``tu``, with ``tu[tinv] = τ_row``): points that share a contour (cdf/sf points off the
+    bulk whose τ is clipped to the same value, ``∓2/√K''(0)`` or half the strip edge) share Φ
+    on it. Elementwise, so the values are those of ``lphi(z)`` bit for bit."""
+    if tu.size == z.shape[0]:
+        return lphi(z)
+    return lphi(tu[:, None] + 1j * tt[None, :])[tinv.ravel()]
+
+
 _NMAX = 2**17  # cap on trapezoid nodes per point
 #: margin on the conditioning term of the mellin error estimate (see ``_mellin_part``)
 _COND_FACTOR = 4.0
@@ -329,16 +340,7 @@ def _mellin_part(lphi: Callable[[CArray], CArray], mass: float, strip: tuple[flo
             ta, ya, ka = tau[sel][g][:, None], yi[sel][g][:, None], k0[sel][g][:, None]
             s = np.zeros(ta.shape[0])
             sabs = np.zeros(ta.shape[0])
-            # points that share a contour (the same τ: e.g. every far-tail point whose τ is
-            # clipped to the same value) share Φ on it: evaluate log Φ once per distinct τ
-            # (elementwise, so the values are bit-identical to a per-point evaluation)
             tu, tinv = np.unique(ta[:, 0], return_inverse=True)
-
-            def lz_rows(z: CArray, tt: FArray, tu: FArray = tu, tinv: NDArray[np.intp] = tinv
-                        ) -> CArray:
-                if tu.size == z.shape[0]:
-                    return lphi(z)
-                return lphi(tu[:, None] + 1j * tt[None, :])[tinv.ravel()]
             chunk = max(64, int(2_000_000 // max(ta.shape[0], 1)))
             for start in range(0, nnode + 1, chunk):
                 tt = hh * np.arange(start, min(nnode + 1, start + chunk))
@@ -346,7 +348,7 @@ def _mellin_part(lphi: Callable[[CArray], CArray], mass: float, strip: tuple[flo
                 with np.errstate(all="ignore"):
                     if pkind == "gauss":
                         lg = math.log(mass) + mean * z + 0.5 * sd0**2 * z * z
-                        lz = lz_rows(z, tt)
+                        lz = _lphi_rows(lphi, z, tt, tu, tinv)
                         dz = lz - lg
                         near = np.abs(dz) < 0.5
                         ph = np.exp(-1j * tt[None, :] * ya)
@@ -357,7 +359,8 @@ def _mellin_part(lphi: Callable[[CArray], CArray], mass: float, strip: tuple[flo
                         diff[near] = eg[near] * np.expm1(dz[near])
                         terms = diff * ph / (-z)
                     else:
-                        terms = np.exp(lz_rows(z, tt) - ka - 1j * tt[None, :] * ya)
+                        lz = _lphi_rows(lphi, z, tt, tu, tinv)
+                        terms = np.exp(lz - ka - 1j * tt[None, :] * ya)
                     if pkind == "lower":
                         terms = terms / (-z)
                     elif pkind == "upper":
