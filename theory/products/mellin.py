@@ -68,6 +68,18 @@ def _K12(lphi: Callable[[CArray], CArray], tau: FArray, lo: float
     return k0r, k1, k2
 
 
+def _K1(lphi: Callable[[CArray], CArray], tau: FArray, lo: float) -> FArray:
+    """``K'(τ)`` alone, by the complex step of :func:`_K12` (the same values, half the
+    evaluations of ``log Φ``)."""
+    d = np.minimum(1.0, np.abs(tau - lo)) if np.isfinite(lo) else np.ones_like(tau)
+    eta = _ETA_D1 * d
+    z = np.concatenate([tau, tau + 1j * eta]).astype(complex)
+    with np.errstate(all="ignore"):
+        v = lphi(z)
+    n = tau.size
+    return np.asarray((v[n:].imag - v[:n].imag) / eta, dtype=np.float64)
+
+
 def _saddle(lphi: Callable[[CArray], CArray], y: FArray, strip: tuple[float, float]
             ) -> tuple[FArray, NDArray[np.bool_]]:
     """Solve ``K'(τ) = y`` in the strip (vectorized safeguarded Newton). Returns τ and a flag
@@ -77,42 +89,58 @@ def _saddle(lphi: Callable[[CArray], CArray], y: FArray, strip: tuple[float, flo
     cap = 1e4
     a = np.full(n, lo + 1e-12 * max(1.0, abs(lo)) if np.isfinite(lo) else -1.0)
     b = np.full(n, hi - 1e-12 * max(1.0, abs(hi)) if np.isfinite(hi) else 1.0)
-    # expand infinite brackets
+    # expand infinite brackets (a point whose end already brackets keeps it: only the others
+    # are evaluated again)
     if not np.isfinite(lo):
+        need = np.ones(n, dtype=bool)
+        ka = np.zeros(n)
         for _ in range(40):
-            k1 = _K12(lphi, a, lo)[1]
-            need = k1 > y
+            ka[need] = _K1(lphi, a[need], lo)
+            need = ka > y
             if not need.any() or a.min() <= -cap:
                 break
             a = np.where(need, np.maximum(2.0 * a - 1.0, -cap), a)
     if not np.isfinite(hi):
+        need = np.ones(n, dtype=bool)
+        kb = np.zeros(n)
         for _ in range(40):
-            k1 = _K12(lphi, b, lo)[1]
-            need = k1 < y
+            kb[need] = _K1(lphi, b[need], lo)
+            need = kb < y
             if not need.any() or b.max() >= cap:
                 break
             b = np.where(need, np.minimum(2.0 * b + 1.0, cap), b)
-    ka, kb = _K12(lphi, a, lo)[1], _K12(lphi, b, lo)[1]
+    ka, kb = _K1(lphi, a, lo), _K1(lphi, b, lo)
     ok = (ka <= y) & (kb >= y)
     k0, k1, k2 = _K12(lphi, np.zeros(1), lo)
     tau = np.clip((y - k1[0]) / max(k2[0], 1e-300), a, b)
     tau = np.where(tau <= a, 0.5 * (a + b), tau)
     tau = np.where(tau >= b, 0.5 * (a + b), tau)
+    # safeguarded Newton; a converged point keeps its τ, so only the others are iterated
+    act = np.arange(n)
     for _ in range(100):
-        _, k1, k2 = _K12(lphi, tau, lo)
-        f = k1 - y
-        a = np.where(f < 0, tau, a)
-        b = np.where(f > 0, tau, b)
+        ta, ya, aa, ba = tau[act], y[act], a[act], b[act]
+        _, k1, k2 = _K12(lphi, ta, lo)
+        f = k1 - ya
+        aa = np.where(f < 0, ta, aa)
+        ba = np.where(f > 0, ta, ba)
         with np.errstate(all="ignore"):
             step = f / k2
-        new = tau - step
-        bad = ~np.isfinite(new) | (new <= a) | (new >= b)
-        new = np.where(bad, 0.5 * (a + b), new)
-        done = (np.abs(f) <= 1e-14 * (1.0 + np.abs(y))) | (b - a <= 1e-15 * (1 + np.abs(tau)))
-        tau = np.where(done, tau, new)
-        if done.all():
+        new = ta - step
+        bad = ~np.isfinite(new) | (new <= aa) | (new >= ba)
+        new = np.where(bad, 0.5 * (aa + ba), new)
+        done = (np.abs(f) <= 1e-14 * (1.0 + np.abs(ya))) | (ba - aa <= 1e-15 * (1 + np.abs(ta)))
+        a[act], b[act] = aa, ba
+        tau[act] = np.where(done, ta, new)
+        act = act[~done]
+        if act.size == 0:
             break
     return tau, ok
+
+
+#: the trial distances (fractions of the room in the strip) of the Chernoff step bound
+_GRID_F = np.asarray([0.15, 0.3, 0.5, 0.7, 0.85, 0.95])
+#: ``-log(1 - f)``: the pole term of the bound where the pole limits the room
+_GRID_POLE_W = np.asarray([-np.log1p(-f) for f in (0.15, 0.3, 0.5, 0.7, 0.85, 0.95)])
 
 
 def _grid_req(lphi: Callable[[CArray], CArray], tau: FArray, y: FArray, k0: FArray,
@@ -138,41 +166,70 @@ def _grid_req(lphi: Callable[[CArray], CArray], tau: FArray, y: FArray, k0: FArr
             limited = tau < avail
             avail = np.minimum(avail, tau)
         avail = np.minimum(avail, big)
-        best = np.full_like(tau, np.inf)
-        for f in (0.15, 0.3, 0.5, 0.7, 0.85, 0.95):
-            d = f * avail
-            kd = _K(lphi, tau + side * d)
-            e = kd - k0 - side * d * y + logc + np.where(limited, -np.log1p(-f), 0.0)
-            with np.errstate(all="ignore"):
-                tt = (e + _LREL) / d
-            tt = np.where(np.isfinite(tt), tt, np.inf)
-            best = np.minimum(best, tt)
-        t_req = np.maximum(t_req, best)
+        # the six trial distances f·avail at once (the same values as one at a time)
+        d = _GRID_F[None, :] * avail[:, None]
+        kd = _K(lphi, (tau[:, None] + side * d).ravel()).reshape(d.shape)
+        e = (kd - k0[:, None] - side * d * y[:, None] + logc[:, None]
+             + np.where(limited[:, None], _GRID_POLE_W[None, :], 0.0))
+        with np.errstate(all="ignore"):
+            tt = (e + _LREL) / d
+        tt = np.where(np.isfinite(tt), tt, np.inf)
+        t_req = np.maximum(t_req, np.min(tt, axis=1))
         if gauss is not None:
             lm, mu, sg = gauss
-            best = np.full_like(tau, np.inf)
-            for f in (0.15, 0.3, 0.5, 0.7, 0.85, 0.95):
-                dg = f * big
-                zz = tau + side * dg
-                e = lm + mu * zz + 0.5 * sg * sg * zz * zz - k0 - side * dg * y + logc
-                with np.errstate(all="ignore"):
-                    tt = (e + _LREL) / dg
-                best = np.minimum(best, np.where(np.isfinite(tt), tt, np.inf))
-            t_req = np.maximum(t_req, best)
+            dg = _GRID_F * big
+            zz = tau[:, None] + side * dg[None, :]
+            e = (lm + mu * zz + 0.5 * sg * sg * zz * zz - k0[:, None] - side * dg[None, :]
+                 * y[:, None] + logc[:, None])
+            with np.errstate(all="ignore"):
+                tt = (e + _LREL) / dg[None, :]
+            t_req = np.maximum(t_req, np.min(np.where(np.isfinite(tt), tt, np.inf), axis=1))
     # truncation: first t beyond which log|Φ(τ+it)|/Φ(τ) * (1+t) stays below exp(-LREL)
-    sd = 1.0 / np.sqrt(np.maximum(k2, 1e-300))
+    return t_req, _trunc_point(lphi, tau, k0, k2, logc, pole)
+
+
+def _trunc_point(lphi: Callable[[CArray], CArray], tau: FArray, k0: FArray, k2: FArray,
+                 logc: FArray, pole: str | None) -> FArray:
+    """The truncation point of :func:`_grid_req`: on the geometric grid ``t_j = min(1.4^j
+    min(sd, 1e3), 1e7)`` (``sd = 1/√K''(τ)``), the grid point after the last ``t_j`` at which
+    ``log|Φ(τ+it)|/Φ(τ) + log(1+t) + log√(2πK''(τ))`` (less ``log|τ+it|`` with a pole) is still
+    above ``-38``; ``inf`` if that is the last grid point. Everything depends on τ alone
+    (``k0``, ``k2``, ``logc`` are functions of it), so points sharing a τ share one row, and
+    the grid points capped at ``1e7`` share one column (elementwise: the same values as a
+    full evaluation)."""
+    tu, first, inv = np.unique(tau, return_index=True, return_inverse=True)
+    inv = inv.ravel()
+    k0u, k2u, lcu = k0[first], k2[first], logc[first]
+    sd = 1.0 / np.sqrt(np.maximum(k2u, 1e-300))
     ts = np.minimum(sd, 1e3)[:, None] * (1.4 ** np.arange(0, 72))[None, :]
     ts = np.minimum(ts, 1e7)
+    # columns where every row is capped at 1e7 repeat the first fully capped column
+    capped = np.all(ts >= 1e7, axis=0)
+    ncol = int(np.argmax(capped)) + 1 if capped.any() else ts.shape[1]
     with np.errstate(all="ignore"):
-        v = lphi(tau[:, None] + 1j * ts).real - k0[:, None] + np.log1p(ts) + logc[:, None]
+        v = (lphi(tu[:, None] + 1j * ts[:, :ncol]).real - k0u[:, None] + np.log1p(ts[:, :ncol])
+             + lcu[:, None])
         if pole is not None:
-            v = v - np.log(np.abs(tau[:, None] + 1j * ts))
+            v = v - np.log(np.abs(tu[:, None] + 1j * ts[:, :ncol]))
+    if ncol < ts.shape[1]:
+        v = np.concatenate([v, np.repeat(v[:, -1:], ts.shape[1] - ncol, axis=1)], axis=1)
     above = v > -_LREL
     last = np.where(above.any(axis=1), above.shape[1] - 1 - np.argmax(above[:, ::-1], axis=1), -1)
     idx = np.minimum(last + 1, ts.shape[1] - 1)
-    tmax = ts[np.arange(tau.size), idx]
+    tmax = ts[np.arange(tu.size), idx]
     tmax = np.where(last == ts.shape[1] - 1, np.inf, tmax)
-    return t_req, tmax
+    return np.asarray(tmax[inv], dtype=np.float64)
+
+
+def _lphi_rows(lphi: Callable[[CArray], CArray], z: CArray, tt: NDArray[Any],
+               tu: NDArray[Any], tinv: NDArray[np.intp]) -> CArray:
+    """``log Φ`` on the trapezoid nodes ``z = τ_row + i·tt``, evaluated once per distinct τ
+    (``tu``, with ``tu[tinv] = τ_row``): points that share a contour (cdf/sf points off the
+    bulk whose τ is clipped to the same value, ``∓2/√K''(0)`` or half the strip edge) share Φ
+    on it. Elementwise, so the values are those of ``lphi(z)`` bit for bit."""
+    if tu.size == z.shape[0]:
+        return lphi(z)
+    return lphi(tu[:, None] + 1j * tt[None, :])[tinv.ravel()]
 
 
 _NMAX = 2**17  # cap on trapezoid nodes per point
@@ -283,6 +340,7 @@ def _mellin_part(lphi: Callable[[CArray], CArray], mass: float, strip: tuple[flo
             ta, ya, ka = tau[sel][g][:, None], yi[sel][g][:, None], k0[sel][g][:, None]
             s = np.zeros(ta.shape[0])
             sabs = np.zeros(ta.shape[0])
+            tu, tinv = np.unique(ta[:, 0], return_inverse=True)
             chunk = max(64, int(2_000_000 // max(ta.shape[0], 1)))
             for start in range(0, nnode + 1, chunk):
                 tt = hh * np.arange(start, min(nnode + 1, start + chunk))
@@ -290,14 +348,19 @@ def _mellin_part(lphi: Callable[[CArray], CArray], mass: float, strip: tuple[flo
                 with np.errstate(all="ignore"):
                     if pkind == "gauss":
                         lg = math.log(mass) + mean * z + 0.5 * sd0**2 * z * z
-                        lz = lphi(z)
+                        lz = _lphi_rows(lphi, z, tt, tu, tinv)
                         dz = lz - lg
                         near = np.abs(dz) < 0.5
                         ph = np.exp(-1j * tt[None, :] * ya)
-                        terms = np.where(near, np.exp(lg - ka) * np.expm1(np.where(near, dz, 0)),
-                                         np.exp(lz - ka) - np.exp(lg - ka)) * ph / (-z)
+                        # Φ - Φ_G = Φ_G expm1(log Φ - log Φ_G) where the two are close (only
+                        # there is expm1 evaluated), else the plain difference
+                        eg = np.exp(lg - ka)
+                        diff = np.exp(lz - ka) - eg
+                        diff[near] = eg[near] * np.expm1(dz[near])
+                        terms = diff * ph / (-z)
                     else:
-                        terms = np.exp(lphi(z) - ka - 1j * tt[None, :] * ya)
+                        lz = _lphi_rows(lphi, z, tt, tu, tinv)
+                        terms = np.exp(lz - ka - 1j * tt[None, :] * ya)
                     if pkind == "lower":
                         terms = terms / (-z)
                     elif pkind == "upper":

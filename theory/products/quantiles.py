@@ -50,8 +50,7 @@ def quantile(law: Law, q: Any, method: str = "auto", xtol: float = 1e-14) -> Any
                              "(in modulus), outside the range of float64")
         return np.full(qa.shape, atom[2])[()] if qa.ndim == 0 else np.full(qa.shape, atom[2])
     out = np.empty(qa.shape)
-    m = float(law.log_cumulant(1)) if law.p0 < 1 else 0.0
-    s = math.sqrt(max(float(law.log_cumulant(2)), 1e-12)) if law.p0 < 1 else 1.0
+    m, s = _log_clt(law)
     for i, qv in np.ndenumerate(qa):
         qi = float(qv)
         if qi < law.p_neg * (1 - 1e-15):
@@ -110,6 +109,31 @@ def quantile(law: Law, q: Any, method: str = "auto", xtol: float = 1e-14) -> Any
         yr = brentq(g, lo_y, hi_y, xtol=xtol, rtol=1e-15, maxiter=200)
         out[i] = sign * math.exp(yr)
     return out[()] if qa.ndim == 0 else out
+
+
+#: ``repr(law) -> (κ₁, √κ₂)`` of ``log|X|`` (laws are immutable and their repr names every
+#: parameter, so the key identifies the law); bounded, oldest entries dropped first
+_LOG_CLT_CACHE: dict[str, tuple[float, float]] = {}
+_LOG_CLT_CACHE_SIZE = 256
+
+
+def _log_clt(law: Law) -> tuple[float, float]:
+    """``(κ₁, √max(κ₂, 1e-12))`` of ``log|X|`` given ``X ≠ 0`` (``(0, 1)`` for the point mass
+    at 0): the centre and scale of the log-CLT quantile bracket. The 30-digit cumulants
+    (:func:`flatstart.theory.products.log_cumulant`, polygamma sums) cost far more than the
+    root finding for products of many factors, so they are cached per law (keyed by repr)."""
+    if law.p0 >= 1:
+        return 0.0, 1.0
+    key = repr(law)
+    hit = _LOG_CLT_CACHE.get(key)
+    if hit is None:
+        m = float(law.log_cumulant(1))
+        s = math.sqrt(max(float(law.log_cumulant(2)), 1e-12))
+        hit = (m, s)
+        if len(_LOG_CLT_CACHE) >= _LOG_CLT_CACHE_SIZE:
+            _LOG_CLT_CACHE.pop(next(iter(_LOG_CLT_CACHE)))
+        _LOG_CLT_CACHE[key] = hit
+    return hit
 
 
 #: widenings of the log-CLT quantile bracket (by 2 sd each) before the Chernoff bracket is used
