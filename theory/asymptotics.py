@@ -24,6 +24,8 @@ for finiteness afterwards: a failure raises ``ValueError``, never returns a sile
 
 Its length: saddlepoint (Lugannani-Rice), log-CLT with Berry-Esseen and Gamma medians (Choi),
 each with its mpmath reference beside it.
+
+Derivations, step by step: docs/theory/p.md.
 """
 
 from __future__ import annotations
@@ -986,7 +988,9 @@ def _check_n(name: str, n: Any, *, strict: bool) -> Array:
 
 
 def gamma_median(n: ArrayLike, *, dps: int | None = None) -> Any:
-    """``λ(n)`` = median of Gamma(n + 1, 1), real ``n ≥ 0`` (the convention of docs/asymptotics.md).
+    """``λ(n)`` = median of Gamma(n + 1, 1), real ``n ≥ 0``.
+
+    The convention of docs/theory/p.md#gamma-medians-choi-1994.
 
     Float path: ``scipy.special.gammaincinv(n + 1, ½)``. ``dps=`` path (scalar ``n``): solve
     ``P(n + 1, x) = ½`` (regularized lower incomplete gamma) with ``mpmath.findroot`` at ``dps``
