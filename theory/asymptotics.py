@@ -24,6 +24,8 @@ for finiteness afterwards: a failure raises ``ValueError``, never returns a sile
 
 Its length: saddlepoint (Lugannani-Rice), log-CLT with Berry-Esseen and Gamma medians (Choi),
 each with its mpmath reference beside it.
+
+Derivations, step by step: docs/theory/p.md.
 """
 
 from __future__ import annotations
@@ -986,7 +988,9 @@ def _check_n(name: str, n: Any, *, strict: bool) -> Array:
 
 
 def gamma_median(n: ArrayLike, *, dps: int | None = None) -> Any:
-    """``λ(n)`` = median of Gamma(n + 1, 1), real ``n ≥ 0`` (the convention of docs/asymptotics.md).
+    """``λ(n)`` = median of Gamma(n + 1, 1), real ``n ≥ 0``.
+
+    The convention of docs/theory/p.md#gamma-medians-choi-1994.
 
     Float path: ``scipy.special.gammaincinv(n + 1, ½)``. ``dps=`` path (scalar ``n``): solve
     ``P(n + 1, x) = ½`` (regularized lower incomplete gamma) with ``mpmath.findroot`` at ``dps``
@@ -1125,8 +1129,8 @@ def cornish_fisher_median_shift(kappa2: float, kappa3: float) -> float:
 
     For a sum of L iid terms ``κ₂, κ₃`` scale with L, so the shift ``−κ₃/(6κ₂)`` is the same for
     the sum and for one term, with error ``O(1/L)`` [ref: Cornish & Fisher 1937]. Gaussian
-    weights: ``κ₂ = π²/8``, ``κ₃ = ψ''(½)/8 = −7ζ(3)/4`` → shift ``7ζ(3)/(3π²) ≈ 0.28420``, so
-    ``median|P| ≈ C_∞ (σ e^{−(γ+log 2)/2})^L`` with ``C_∞ = e^{0.28420} ≈ 1.32868`` [derived].
+    weights: ``κ₂ = π²/8``, ``κ₃ = ψ''(½)/8 = −7ζ(3)/4`` → shift ``7ζ(3)/(3π²) ≈ 0.284186``, so
+    ``median|P| ≈ C_∞ (σ e^{−(γ+log 2)/2})^L`` with ``C_∞ = e^{0.284186} ≈ 1.32868`` [derived].
     Uniform weights: ``κ₂ = 1, κ₃ = −2`` → ``+1/3``, matching ``ν(L) ≈ L − 1/3``.
 
     >>> round(cornish_fisher_median_shift(1.0, -2.0), 12)

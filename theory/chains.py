@@ -32,6 +32,9 @@ law is the linear law of the magnitudes with an atom ``1 − 2^{-(L-1)}`` at 0 (
 Its length: the neural chain's laws (output, gradients, Hessian entries, small-gradient
 probabilities, residual chains) are one class over one weight model, with the slow references
 beside the fast paths.
+
+Derivations, step by step: docs/theory/vc-signal.md (derivatives, laws, ReLU atom, medians,
+small gradients, norms, residual chains) and docs/theory/vc-curvature.md (moments).
 """
 
 from __future__ import annotations

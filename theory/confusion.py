@@ -28,6 +28,8 @@ on ``{1..N}``, confusion bound η at every iterate. Key step (descent lemma for 
 and ``E_i‖∇f_i‖² ≥ ‖∇F‖²`` (Jensen) [derived]. With μ-PL (``‖∇F‖² ≥ 2μ(F − F*)``) this is
 Theorem 3.1 (whose additive ``αη`` is ≥ the derived ``αη(N−1)/N``); telescoping without PL
 gives the corrected Theorem 3.2.
+
+Derivations, step by step: docs/theory/gc.md.
 """
 
 from __future__ import annotations

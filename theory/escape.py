@@ -17,7 +17,8 @@ Model problem (VC, Orvieto et al. 2021, §"escape"): the 1-D concave quadratic
   ``[η, η/√(1−β)]`` on this problem, so its escape time lies between
   ``⌈√(1−β)(R − |θ₀|)/η⌉`` and ``⌈(R − |θ₀|)/η⌉``, again independent of λ [derived].
 
-Depth-L chains (docs/chains.md): at a random init of a width-1 chain with ``y ≠ 0`` the loss
+Depth-L chains (docs/theory/vc-signal.md, docs/theory/vc-curvature.md): at a random init of a
+width-1 chain with ``y ≠ 0`` the loss
 Hessian is dominated by ``H_ij ≈ r x P_{−ij}`` (``|P| ≪ 1``), so the plateau curvature scales
 like ``|P_{−ij}|`` and GD's escape time like ``1/|P_{−ij}|``. The log-median of
 ``|P_{−ij}|`` (a product of ``L − 2`` iid ``|w|``) is ``(L − 2) E log|w| + O(1)``, so
@@ -36,6 +37,8 @@ Every fast function has a slow reference (direct iteration or direct products) b
 Its length: the escape-time theory of the plateau (GD, RMSprop and Adam bounds, the chain
 Hessian and the log-median laws) shares one model, and each fast formula has its slow iteration
 or Monte Carlo-free reference beside it.
+
+Derivations, step by step: docs/theory/vc-curvature.md#escape-times.
 """
 
 from __future__ import annotations
@@ -418,8 +421,9 @@ def chain_hessian(weights: ArrayLike, x: float = 1.0, y: float = 1.0) -> NDArray
     """Exact Hessian of ``ℓ = ½(P x − y)²`` for a linear chain, ``P = w_L ⋯ w_1``.
 
     ``H_ii = x² P_{−i}²``, ``H_ij = x² P_{−i} P_{−j} + r x P_{−ij}`` (i ≠ j), ``r = Px − y``
-    (docs/chains.md) [derived]. Products without the excluded factors are formed from prefix,
-    middle and suffix products, so zero weights are handled exactly (no ``1/w``).
+    (docs/theory/vc-signal.md#chain-derivatives-derived) [derived]. Products without the
+    excluded factors are formed from prefix, middle and suffix products, so zero weights are
+    handled exactly (no ``1/w``).
 
     Args:
         weights: array of shape ``(..., L)``, ``L ≥ 2``; leading axes are independent chains.
@@ -541,7 +545,8 @@ def log_median_pair_product(
     """``log median |P_{−ij}|``: log-median of a product of ``n = L − 2`` iid ``|w|``.
 
     * ``law="uniform"`` (``w ~ U(−a, a)``, ``sigma`` is ``a``): exact,
-      ``n log a − ν(n)``, ``ν(n)`` the median of Gamma(n, 1) [derived; THEORY §3].
+      ``n log a − ν(n)``, ``ν(n)`` the median of Gamma(n, 1)
+      [derived; docs/theory/vc-signal.md#medians-of-chains-derived].
     * ``law="normal"``: ``method="leading"`` gives ``n κ₁``; ``"cornish_fisher"`` (default for
       ``auto``) adds the one-term Cornish–Fisher shift ``−κ₃/(6κ₂)`` of the median of a sum
       of iid terms (error ``O(1/n)``) [derived].
@@ -767,7 +772,8 @@ def chain_curvature_log_median(
     """``log median |λ_min(H)|`` of a depth-L chain's loss Hessian at a random init (x = y = 1).
 
     [derived] At init ``|P| ≪ 1`` and ``r = P − 1 ≈ −1``, so with ``v_i = 1/w_i``
-    ``H = P²vvᵀ + rP(vvᵀ − diag v²) ≈ P(diag v² − vvᵀ)`` (docs/chains.md); ``diag v² − vvᵀ`` has
+    ``H = P²vvᵀ + rP(vvᵀ − diag v²) ≈ P(diag v² − vvᵀ)``
+    (docs/theory/vc-curvature.md#hessian-structure-derived); ``diag v² − vvᵀ`` has
     zero diagonal and off-diagonal ``−v_iv_j`` (so ``|P v_i v_j| = |P_{−ij}|``). Its eigenvalues
     ``μ`` solve ``Σ v_i²/(v_i² − μ) = 1``; with ``ρ_k = 1/|w|₍ₖ₎²`` and ``ρ₁ ≫ ρ₂ ≫ …`` the
     extreme roots are ``±√(ρ₁ Σ_{k≥2} ρ_k)``, so for either sign of ``P``

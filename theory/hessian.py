@@ -20,6 +20,8 @@ Every bound below is rigorous: ``P(quantity > bound(δ)) ≤ δ`` by union bound
 quantiles of the product laws of single entries. Medians: ``δ = ½``. The bounds decay
 exponentially in ``L`` whenever ``E log|w| < 0`` (e.g. Xavier), because the product-law
 quantiles do, while the means (:meth:`NeuralChain.hessian_moments`) grow like ``3^L``.
+
+Derivations, step by step: docs/theory/vc-curvature.md.
 """
 
 from __future__ import annotations

@@ -35,6 +35,9 @@ law: :func:`weight_law` raises ``ValueError`` for it. For a width-1 chain an ort
 
 Width-1 chain values (``n_in = n_out = 1``): Xavier ``N(0, 1)``, He ``N(0, 2)``,
 Xavier-uniform ``U(±√3)``, LeCun ``N(0, 1)``, torch default ``U(±1)``.
+
+Derivations (orthogonal entry variance):
+docs/theory/vc-signal.md#exact-law-of-the-norm-ratio-r_l-derived.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ of iid copies of ``log|w|``. Everything the log-CLT needs from one weight is
   cumulant: by quadrature for a Gaussian weight
   (:func:`flatstart.theory.asymptotics.gaussian_log_abs_rho`, ``σ``-free) and in closed form
   ``12/e − 2`` for a uniform one (``−log(|w|/a) ~ Exp(1)``; ``∫_0^1 (1−x)³e^{−x}dx = 6/e − 2``
-  and ``∫_1^∞ (x−1)³e^{−x}dx = 6/e``) [derived; docs/products.md].
+  and ``∫_1^∞ (x−1)³e^{−x}dx = 6/e``) [derived; docs/theory/p.md#log-moments-of-one-weight-derived].
 
 >>> m = gaussian_log_abs_moments(1.0)
 >>> round(m.mean, 10), round(m.variance, 10), round(m.third_abs_central_moment, 10)
@@ -22,6 +22,8 @@ of iid copies of ``log|w|``. Everything the log-CLT needs from one weight is
 The cumulant generating function of ``log|w|`` that the saddlepoint approximations use
 (:class:`flatstart.theory.asymptotics.CGF`) comes from the same place, the law's Gamma-ratio
 Mellin term (:func:`log_abs_cgf`).
+
+Derivations, step by step: docs/theory/p.md#log-moments-of-one-weight-derived.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ def gaussian_log_abs_moments(sigma: float = 1.0) -> LogMoments:
     :meth:`Normal.log_cumulant <flatstart.theory.laws.Law.log_cumulant>`),
     ``ρ = E|log|w| − μ|³ ≈ 2.9606960944811`` (independent of σ; quadrature, see
     :func:`flatstart.theory.asymptotics.gaussian_log_abs_rho_mpmath`) [derived;
-    docs/products.md].
+    docs/theory/p.md#log-moments-of-one-weight-derived].
 
     >>> round(gaussian_log_abs_moments(2.0).mean - math.log(2.0), 10)
     -0.6351814227

@@ -16,6 +16,8 @@ Population statements for a batch ``ḡ_B`` of B iid draws with mean G and covar
 signal-to-noise ratio ``‖E ḡ_B‖²/tr Cov ḡ_B = B|G|²/tr Σ = B/B_simple`` exactly (SP §6)
 [derived], the two-batch estimators (McCandlish App. A) are unbiased, and the cosine of two
 independent batch gradients is ``≈ 1/(1 + B_simple/B)`` as a ratio of expectations.
+
+Derivations, step by step: docs/theory/sp.md#noise-scale-mccandlish-et-al-2018-ref.
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ hidden layers; ``Θ₀ = ρ₀``, ``Θ_l = ρ_l + Θ_{l−1} Σ̇(ρ_{l−1})``.
 ``Θ_L(1) = L + 1`` (one unit per weight matrix), so the per-example gradient norms are
 ``√(L+1)`` and the normalised NTK ``Θ_L(ρ₀)/(L+1)`` is the infinite-width cosine of the
 per-example output gradients ``∇_θ f(x)``, ``∇_θ f(x')`` (GC §5) [ref].
+
+Recursions and their unrolled form: docs/theory/rw.md#ntk-of-relu-nets-ref.
 """
 
 from __future__ import annotations

@@ -34,6 +34,8 @@ characteristic function of ``log R`` (``E R^{it}``, closed form via log-gamma), 
 with the midpoint rule (aliasing error ≈ mass farther than ``π/h`` from the point) and truncated
 where ``|φ(t)| < 1e-17``; an atom at 0 (dead ReLU networks) is carried separately.
 
+Derivations, step by step: docs/theory/vc-signal.md (exact laws, log-moments, critical width)
+and docs/theory/rw.md (dead networks, Hanin, Hanin–Rolnick, Noci, Pennington).
 """
 
 from __future__ import annotations

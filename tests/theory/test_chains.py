@@ -236,7 +236,8 @@ def test_moments_symbolic(depth: int, family: str) -> None:
 
 
 def test_theory_md_closed_forms() -> None:
-    """The x = y = 1 forms of docs/chains.md are the special case of the general formulas."""
+    """The x = y = 1 forms of docs/theory/vc-curvature.md#moments-of-the-chain-derived are the
+    special case of the general formulas."""
     f = chain_moment_formulas("normal")
     s, L = SIGMA_SYM, L_SYM
     sub = {X_SYM: 1, Y_SYM: 1}

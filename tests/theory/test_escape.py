@@ -286,7 +286,8 @@ def test_gaussian_median_slope_trend():
 
 # ------------------------------------------------------------------ plateau curvature: -2 log L
 def _closed_form_hessians(w: np.ndarray, x: float = 1.0, y: float = 1.0) -> np.ndarray:
-    """H = x²P²vvᵀ + rxP(vvᵀ − diag v²), v_i = 1/w_i (docs/escape.md), independent of E."""
+    """H = x²P²vvᵀ + rxP(vvᵀ − diag v²), v_i = 1/w_i, independent of E
+    (docs/theory/vc-curvature.md#hessian-structure-derived)."""
     p = np.prod(w, axis=1)
     r = p * x - y
     v = 1.0 / w

@@ -274,7 +274,8 @@ def test_far_tails_relative_accuracy_or_clear_error() -> None:
     for v, r in zip(vals[:2], ref[:2], strict=True):
         assert abs(float(v / r) - 1) < 1e-10, (v, r)
     # sf ≈ 1e-18 and ≈ 8e-275; at 8e-275 the float path agrees to 5.5e-10 only (its own
-    # estimate says 2e-15: an open issue, see docs/products.md), hence the looser bound there
+    # estimate says 2e-15: an open issue, see docs/theory/p.md#known-limitations), hence the
+    # looser bound there
     for xr, tol in ((1e3, 1e-10), (1e6, 1e-9)):
         sf = law.sf(np.array([xr]))
         rsf = law.sf(np.array([xr]), dps=30, method="mellin")

@@ -340,7 +340,7 @@ def test_noci_prior_predictive() -> None:
 
 
 def test_noci_meijer_reference() -> None:
-    """Gil-Pelaez density vs the Meijer-G sum of docs/wide.md (slow reference)."""
+    """Gil-Pelaez density vs the Meijer-G sum of docs/theory/rw.md#moments (slow reference)."""
     pp = noci_prior_predictive([2, 3], [1.0, 0.5, 2.0], 1.5)
     f = np.array([-2.0, -0.3, 0.05, 0.7, 3.0])
     fast = pp.pdf(f)

@@ -101,7 +101,8 @@ def test_median_vc_chain_and_lower_direction():
 
 # ------------------------------------------------------------------ mean statements
 def test_mean_hessian_trace_small_depth():
-    """E tr H = L σ^{2(L−1)} x² for a linear chain [derived, docs/chains.md] holds as a mean."""
+    """E tr H = L σ^{2(L−1)} x² for a linear chain holds as a mean [derived,
+    docs/theory/vc-curvature.md#moments-of-the-chain-derived]."""
     res = check_bound(L * SIG ** (2 * (L - 1)) * X**2, "hessian_trace", "mean",
                       {"depth": [2, 3]}, CHAIN, samples=4000)
     assert res.holds is not False

@@ -28,7 +28,7 @@ The catalogue, one module per family (sympy.stats style): :mod:`.normal`, :mod:`
 (``PointMass``, ``Mixture``, ``Scaled``, ``Abs``, ``Power``) in :mod:`.law`; the Mellin algebra in
 :mod:`.terms`. A new factor law is one new module (its Mellin transform in three precisions,
 its Gamma-ratio terms if exact, its sampler, the closed forms it has) plus its line below and
-its test.
+its test. Derivations, step by step: docs/theory/p.md#mellin-calculus-of-products-derived.
 
 >>> float(Normal(1.0).cdf(0.0))
 0.5

@@ -222,7 +222,8 @@ def multiply_terms(t1: Terms, t2: Terms) -> Terms:
 
 
 def iid_parts_lphi(lp: CArray, lm: CArray, count: int, symmetric: bool) -> tuple[CArray, CArray]:
-    """Log Mellin parts of a product of ``count`` iid copies [derived from the Mellin calculus]:
+    """Log Mellin parts of a product of ``count`` iid copies [derived from the Mellin calculus,
+    docs/theory/p.md#mellin-calculus-of-products-derived]:
     ``M₊ ± M₋ = (P ± Q)^L``, so ``M± = ((P+Q)^L ± (P-Q)^L)/2``."""
     tot = count * clogaddexp(lp, lm)
     if symmetric:

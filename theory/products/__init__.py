@@ -44,6 +44,9 @@ The package holds one module per path (:mod:`.mellin`, :mod:`.meijer`, :mod:`.sa
 :mod:`.clt`, :mod:`.closed`), the :class:`Product` law (:mod:`.core`), the dispatcher
 (:mod:`.evaluate`), quantiles (:mod:`.quantiles`) and moments (:mod:`.moments`); the sign-part
 bookkeeping they share is in :mod:`._parts`.
+
+Derivations, step by step: docs/theory/p.md (Mellin calculus, aliasing and truncation, density
+at zero, the two-normal closed form).
 """
 
 from __future__ import annotations

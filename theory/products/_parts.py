@@ -85,7 +85,8 @@ def _assemble(law: Law, kind: str, x: FArray, lower: FArray, upper: FArray,
 
 
 def _pdf_at_zero(law: Law, sign: int) -> float:
-    """Density of the part at x = 0: the residue ``lim_{z→-1} (1+z) Φ(z)`` [derived]; 0 when
+    """Density of the part at x = 0: the residue ``lim_{z→-1} (1+z) Φ(z)`` [derived,
+    docs/theory/p.md#density-at-zero-derived]; 0 when
     the strip extends below -1, inf when Φ has a higher-order pole or the strip ends above -1."""
     lo = law.strip[0]
     if lo < -1.0:

@@ -153,7 +153,8 @@ def _two_normal_cdf(x: FArray, s: float, kind: str) -> tuple[FArray, FArray]:
     """cdf or sf of ``σ₁X·σ₂Y`` (``s = σ₁σ₂``) by :func:`_two_normal_tail`, with the per-point
     relative error estimate (``inf`` where the closed form is not usable: ``|x|/s > 12.5``).
 
-    [derived] ``F(x) = 1 - q(x/s)`` for ``x >= 0`` and ``F(x) = q(|x|/s)`` for ``x < 0``
+    [derived; docs/theory/p.md#two-normals-in-closed-form-ref-derived]
+    ``F(x) = 1 - q(x/s)`` for ``x >= 0`` and ``F(x) = q(|x|/s)`` for ``x < 0``
     (symmetry), ``q`` the upper tail of the standard product; ``sf = 1 - F`` likewise.
     """
     z = np.abs(x) / s

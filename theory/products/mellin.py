@@ -151,7 +151,10 @@ def _grid_req(lphi: Callable[[CArray], CArray], tau: FArray, y: FArray, k0: FArr
     ``gauss = (log mass, mean, sd)``: the integrand is ``Φ - Φ_G`` with ``Φ_G(z) = mass
     e^{mean z + sd² z²/2}``; the aliased mass of the Gaussian part is bounded by the same
     Chernoff argument with ``K_G`` (entire), which matters when the law's own tails are
-    lighter than Gaussian (compact support: uniform and beta factors)."""
+    lighter than Gaussian (compact support: uniform and beta factors).
+
+    Derivation: docs/theory/p.md#aliasing-and-truncation-of-the-trapezoid-rule-derived.
+    """
     lo, hi = strip
     logc = 0.5 * np.log(2 * np.pi * np.maximum(k2, 1e-300))
     big = 60.0

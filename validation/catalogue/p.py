@@ -1,4 +1,4 @@
-r"""Claim family ``P``: laws of products of independent random variables (docs/products.md).
+r"""Claim family ``P``: laws of products of independent random variables (docs/theory/p.md).
 
 Theory side: :mod:`flatstart.theory.products` (exact Meijer-G / Mellin-inversion laws),
 :mod:`flatstart.theory.laws`, :mod:`flatstart.theory.asymptotics` (log-CLT with Berry–Esseen, gamma
@@ -1080,7 +1080,8 @@ register(Claim(
 
 register(Claim(
     id="P.log-moments", title="Log-moments of a Gaussian weight", family="P",
-    source="derived (docs/products.md): E log|w| = log sigma - (gamma + log 2)/2, kappa_r = "
+    source="derived (docs/theory/p.md#log-moments-of-one-weight-derived): "
+           "E log|w| = log sigma - (gamma + log 2)/2, kappa_r = "
            "psi^(r-1)(1/2)/2^r",
     statement=("For w ~ N(0, sigma^2): E log|w| = log sigma - (gamma + log 2)/2, "
                "Var log|w| = pi^2/8, kappa_3 = psi''(1/2)/8 = -7 zeta(3)/4."),

@@ -1,4 +1,4 @@
-r"""Claim family ``RW``: random wide networks (docs/wide.md).
+r"""Claim family ``RW``: random wide networks (docs/theory/rw.md).
 
 Theory side: :mod:`flatstart.theory.wide` (Hanin's Jacobian moments, Hanin–Rolnick length moments,
 dead-network probability, Noci et al.'s prior predictive, Pennington et al.'s Jacobian
@@ -613,7 +613,7 @@ register(Claim(
 
 register(Claim(
     id="RW.dead-network", title="Probability that a narrow ReLU net is dead at init",
-    family="RW", source="derived (docs/wide.md; VC §4)",
+    family="RW", source="derived (docs/theory/rw.md#dead-networks-derived; VC §4)",
     statement=("For a bias-free ReLU net with symmetric weights with a density and a nonzero "
                "input, P(some layer's output is identically 0) = 1 - prod_l (1 - 2^{-n_l})."),
     latex=r"P(\text{dead})=1-\prod_{l=1}^{L}\bigl(1-2^{-n_l}\bigr)",

@@ -4,7 +4,8 @@ Sources: Shwartz-Ziv & Tishby 2017 (*Opening the black box of deep neural networ
 information*, §3: drift and diffusion phases of the mini-batch gradients); McCandlish, Kaplan,
 Amodei et al. 2018 (*An empirical model of large-batch training*: the noise scale
 ``B_simple``); Goodfellow, Vinyals & Saxe 2015 and Frankle et al. 2020 (linear interpolation
-and linear mode connectivity); docs/training.md. Claims (ids):
+and linear mode connectivity); derivations in docs/theory/sp.md, measurements in
+docs/training.md. Claims (ids):
 
 * ``SP.snr-noise-scale`` [derived]: at a fixed parameter point, the per-layer SNR of i.i.d.
   (with-replacement) mini-batch gradients of size ``B`` is ``B / B_simple,l``; tested as
@@ -107,7 +108,7 @@ class SNRPrediction:
     (measured) noise scale ``B_simple,l``.
 
     ``sampling="with-replacement"`` (the claim): ``SNR = B/B_simple`` via
-    :func:`flatstart.theory.noise.layer_snr` [derived, docs/training.md]. ``"without-replacement"``
+    :func:`flatstart.theory.noise.layer_snr` [derived, docs/theory/sp.md]. ``"without-replacement"``
     (the mutant applied to with-replacement batches): ``(B/B_simple)(N−1)/(N−B)``, the
     finite-population value (``Cov ḡ_B = (Σ/B)(N−B)/(N−1)`` for a uniformly random
     ``B``-subset of ``N`` samples [ref]), ``layer_snr(..., N, replacement=False)``.
@@ -620,7 +621,7 @@ _OPT_GRID = [{"count": 16, "activation": "tanh", "n": 256, "noise": 0.3, "batch_
 register(Claim(
     id="SP.snr-noise-scale", family="SP",
     title="Per-layer SNR of i.i.d. mini-batch gradients equals B / B_simple,l",
-    source="derived (docs/training.md; noise scale: McCandlish et al. 2018, eq. 2.8)",
+    source="derived (docs/theory/sp.md; noise scale: McCandlish et al. 2018, eq. 2.8)",
     statement=(
         "At a fixed parameter point, for mini-batches of B i.i.d. (with-replacement) samples "
         "from a data set of N, the per-layer gradient SNR ‖E ḡ_l‖²/tr Cov ḡ_l equals "

@@ -2,7 +2,8 @@ r"""VC family, curvature: Hessian moments and norms, saddle escape, residual and
 
 Source: Orvieto, Kohler, Pavllo, Hofmann, Lucchi, *Vanishing Curvature and the Power of Adaptive
 Methods in Randomly Initialized Deep Networks* (arXiv 2106.03763; AISTATS 2022) -- "VC" -- and
-docs/chains.md. Claims (ids):
+docs/theory/vc-curvature.md (derivations; residual and LayerNorm: docs/theory/vc-signal.md).
+Claims (ids):
 
 * ``VC.hessian-moments``: ``E tr H = Lx²σ^{2(L−1)}`` (Student t test at depths where the
   skewness of ``tr H`` is small), ``E H_12²`` and ``E‖∇ℓ‖²`` (t tests, L ≤ 3), and
@@ -1126,7 +1127,7 @@ _COMMON: dict[str, Any] = {"family": "VC", "version": "1", "alpha": 0.01,
 register(Claim(
     id="VC.hessian-moments",
     title="Hessian moments grow (E tr H = L σ^{2(L-1)}, E H_ij² ~ 3^L) while medians vanish",
-    source=f"{_SOURCE}; derived (docs/chains.md)",
+    source=f"{_SOURCE}; derived (docs/theory/vc-curvature.md#moments-of-the-chain-derived)",
     statement=(
         "With N(0, σ²) weights, input x, target y: E‖∇ℓ‖² = L(x⁴σ²(3σ⁴)^{L−1} + "
         "x²y²σ^{2(L−1)}), E tr H = Lx²σ^{2(L−1)}, E H_ij² = 4x⁴σ⁴(3σ⁴)^{L−2} + "
@@ -1294,7 +1295,7 @@ register(Claim(
 register(Claim(
     id="VC.residual",
     title="Residual chains with α = 1/√L keep median ∏(1 + αw) → e^{-1/2} at every depth",
-    source=f"{_SOURCE}; derived (docs/chains.md, flatstart.theory.chains.residual_chain_median)",
+    source=f"{_SOURCE}; derived (docs/theory/vc-signal.md#residual-chains-derived)",
     statement=(
         "For x_{l+1} = (1 + αw_l)x_l with α = 1/√L and unit-variance weights, "
         "log ∏(1 + αw_l) ≈ N(−½, 1), so the median tends to e^{−1/2} independently of L. "

@@ -2,7 +2,7 @@ r"""VC family, signals: the laws of outputs and gradients of neural chains and w
 
 Source: Orvieto, Kohler, Pavllo, Hofmann, Lucchi, *Vanishing Curvature and the Power of Adaptive
 Methods in Randomly Initialized Deep Networks* (arXiv 2106.03763; AISTATS 2022) -- "VC" -- and
-the derivations in docs/chains.md and docs/wide.md. Claims (ids):
+the derivations in docs/theory/vc-signal.md. Claims (ids):
 
 * ``VC.mean-vs-median``: Gaussian chains (Xavier, He, other σ; inputs ``x ≠ 1``) keep
   ``E f² = x²σ^{2L}`` while ``median |f|`` decays (exact median and its log, and the
@@ -1006,7 +1006,7 @@ _XAV = {"init": "xavier_normal", "x": 1.0}
 register(Claim(
     id="VC.mean-vs-median",
     title="Gaussian chains: E f² = x²σ^{2L} (= 1 for Xavier), but median |f| vanishes",
-    source=f"{_SOURCE}; derived (docs/chains.md)",
+    source=f"{_SOURCE}; derived (docs/theory/vc-signal.md#medians-of-chains-derived)",
     statement=(
         "In a linear chain with iid N(0, σ²) weights (Xavier: σ = 1) and input x, "
         "E f² = x²σ^{2L} (= 1 for Xavier, x = 1) for every depth, but median |f| = "
@@ -1042,7 +1042,7 @@ _S = SIGMA_MEDIAN_STABLE
 register(Claim(
     id="VC.median-stable-variance",
     title="σ² = 2e^γ keeps median |P| constant in depth while E P² explodes",
-    source=f"{_SOURCE}; derived (docs/chains.md)",
+    source=f"{_SOURCE}; derived (docs/theory/vc-signal.md#medians-of-chains-derived)",
     statement=(
         "With w ~ N(0, σ²), log median |P| drifts by log σ − ½ log(2e^γ) per layer (up to "
         "O(1/L)): at σ² = 2e^γ, E log|w| = 0 and median |P| stays bounded (→ C_∞ = "
@@ -1065,7 +1065,8 @@ register(Claim(
 register(Claim(
     id="VC.uniform-chain",
     title="Uniform chains: median |f| = |x| a^L e^{-ν(L)} exactly, within Choi's bounds",
-    source=f"{_SOURCE}; derived (docs/chains.md); Choi 1994 for the bounds",
+    source=(f"{_SOURCE}; derived (docs/theory/vc-signal.md#medians-of-chains-derived); "
+            "Choi 1994 for the bounds"),
     statement=(
         "For iid U(-a, a) weights, -log(|P|/a^L) ~ Gamma(L, 1), so median |xP| = "
         "|x| a^L e^{-ν(L)} with ν(L) the median of Gamma(L, 1), L - 1/3 < ν(L) ≤ "
@@ -1102,7 +1103,8 @@ _SMALL_QUICK = [
 register(Claim(
     id="VC.small-gradient",
     title="P(|∂f/∂w_i| < ε) and median |∂f/∂w_i|: exact product law vs real chain gradients",
-    source=f"{_SOURCE}; derived (docs/chains.md); Berry–Esseen (Shevtsova 2011)",
+    source=(f"{_SOURCE}; derived (docs/theory/vc-signal.md#small-gradients-derived); "
+            "Berry–Esseen (Shevtsova 2011)"),
     statement=(
         "∂f/∂w_i = x P_{-i} is x times a product of L - 1 weights; P(|∂f/∂w_i| < ε) is its "
         "exact product-law cdf at ε/|x| (uniform U(-a, a): Q(L-1, (L-1) log a - log(ε/|x|))), "
@@ -1124,7 +1126,7 @@ register(Claim(
 register(Claim(
     id="VC.relu-chain-dead",
     title="ReLU chains: P(∇f ≡ 0) = P(f = 0) = 1 − 2^{-(L-1)} for x ≠ 0",
-    source=f"{_SOURCE}; derived (docs/chains.md)",
+    source=f"{_SOURCE}; derived (docs/theory/vc-signal.md#relu-chains-derived)",
     statement=(
         "A ReLU chain f = w_L relu(w_{L-1} ... relu(w_1 x)) with x ≠ 0 is alive iff "
         "w_1, ..., w_{L-1} keep every pre-activation positive (sign(w_1) = sign(x), the others "
@@ -1156,7 +1158,7 @@ _OUTPUT_QUICK = [
 register(Claim(
     id="VC.chain-output-law",
     title="Chain outputs f(x): exact signed law, atom, density and tails vs real chains",
-    source=f"{_SOURCE}; derived (docs/chains.md)",
+    source=f"{_SOURCE}; derived (docs/theory/vc-signal.md#laws-of-chain-quantities-derived)",
     statement=(
         "The output f(x) = x w_1 ⋯ w_L of a linear chain has the symmetric product law of "
         "|x|·|w_1|⋯|w_L| with a fair sign (Gaussian or uniform weights, any init); for a ReLU "
@@ -1180,7 +1182,7 @@ register(Claim(
 register(Claim(
     id="VC.wide-linear",
     title="Width-n linear nets: ‖x_L‖²/‖x_0‖² is a product of n v χ²_n/n",
-    source=f"{_SOURCE}; derived (docs/wide.md)",
+    source=f"{_SOURCE}; derived (docs/theory/vc-signal.md#exact-law-of-the-norm-ratio-r_l-derived)",
     statement=(
         "For bias-free linear nets of width n with N(0, v) weights (LeCun v = 1/n, He 2/n, "
         "Xavier 1/n at constant width), by rotational invariance ‖x_L‖²/‖x_0‖² = "
@@ -1210,7 +1212,7 @@ register(Claim(
 register(Claim(
     id="VC.wide-relu",
     title="Width-n ReLU nets: ‖x_L‖²/‖x_0‖² is a product of v χ²_K, K ~ Bin(n, ½)",
-    source=f"{_SOURCE}; derived (docs/wide.md)",
+    source=f"{_SOURCE}; derived (docs/theory/vc-signal.md#exact-law-of-the-norm-ratio-r_l-derived)",
     statement=(
         "For bias-free ReLU nets of width n with N(0, v) weights (He v = 2/n), "
         "‖x_L‖²/‖x_0‖² = ∏_l v χ²_{K_l} with K_l ~ Bin(n, 1/2) independent, χ²_0 = 0: an atom "
@@ -1241,7 +1243,7 @@ register(Claim(
 register(Claim(
     id="VC.width-vs-depth",
     title="Width must grow like depth: the exact critical width separates median ≥ ½ from < ½",
-    source=f"{_SOURCE}; derived (docs/wide.md)",
+    source=f"{_SOURCE}; derived (docs/theory/vc-signal.md#critical-width)",
     statement=(
         "For ReLU He nets, n_c(L) = the smallest constant width whose exact median of "
         "‖x_L‖²/‖x_0‖² is ≥ 1/2 grows linearly in L (≈ 5L/(2 log 2), within 0.6 for "

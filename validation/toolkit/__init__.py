@@ -25,7 +25,8 @@ are combined with Holm's method at level ``alpha``. The verdict ``holds`` is
 
 :func:`search_counterexample` runs a derandomized :func:`hypothesis.find` over a strategy for
 an input where ``lhs > bound``: the showcase finds the counterexample to the printed GC
-Theorem 3.2 (:func:`gc_thm32_sides`) and none to its corrected form (docs/confusion.md).
+Theorem 3.2 (:func:`gc_thm32_sides`) and none to its corrected form
+(docs/theory/gc.md#sgd-under-confusion).
 
 :func:`main_check_bound` is ``flatstart check-bound FILE`` (file format in docs/toolkit.md).
 

@@ -93,7 +93,7 @@ def gc_thm32_sides(run: Mapping[str, Any]) -> dict[str, float]:
     confusion bound η along every SGD path (enumerated when ``N^{T−1} ≤ 5000``, else the
     global sup), and the printed ``ρ(F(w_1) − F*)/T + ρη`` and corrected
     ``ρ(F(w_1) − F*)/(αT) + ρη(N−1)/N`` bounds, ``ρ = 2N/(2 − NLα)``. [paper: GC Thm 3.2;
-    corrected form derived, docs/confusion.md]
+    corrected form derived, docs/theory/gc.md#sgd-under-confusion]
 
     >>> import numpy as np
     >>> from flatstart.theory.confusion import QuadraticFiniteSum
