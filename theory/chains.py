@@ -206,10 +206,10 @@ class ChainProduct(Product):
     Every law of a chain is one of these (the one type ``output_law``, ``gradient_law``,
     ``hessian_entry_law`` and ``product_law`` return). Same law and API as the Product (Mellin
     calculus [ref: Springer & Thompson 1970]); adds ``atom = P(X = 0)`` (the ``p0`` of the
-    product), ``sign`` (``"symmetric"``, ``"positive"``, ``"negative"`` or ``"mixed"``) and the
-    log-scale API of its ``twin``, the same law as a
-    :class:`flatstart.theory.products.gil_pelaez.LogProductLaw` (``log_cdf``, ``log_quantile``,
-    ``log_pdf_density``, ``log_mean``, ``log_sd``: depths where the law leaves float64).
+    product), ``sign`` (``"symmetric"``, ``"positive"``, ``"negative"`` or ``"mixed"``) and its
+    ``twin``, the same law as a :class:`flatstart.theory.products.gil_pelaez.LogProductLaw`
+    with the log-scale API (``law.twin.log_cdf``, ``log_quantile``, ``log_pdf_density``,
+    ``log_mean``, ``log_sd``: depths where the law leaves float64).
 
     Routes. ``route="product"`` (linear chains): the Product engine, except that a plain
     ``cdf(x)``, ``sf(x)`` or ``pdf(x)`` call (no keyword arguments) on more than
@@ -217,7 +217,7 @@ class ChainProduct(Product):
     ~1000× faster than the pointwise Mellin inversion for KS tests on 10⁴ samples; the two
     engines agree to ``1e-9``, tested). ``route="twin"`` (ReLU chains, whose factors include
     the alive indicator and the sign, the degenerate constants, ``engine="logproduct"``):
-    plain calls of ``cdf sf pdf quantile median moment sample abs scaled`` use the twin; any
+    plain calls of ``cdf sf pdf quantile median moment abs scaled`` use the twin; any
     keyword (``method=``, ``dps=``, ``info=``) uses the Product engine on the factors.
 
     >>> from flatstart.theory.laws import Normal
@@ -263,13 +263,6 @@ class ChainProduct(Product):
             return self.twin.moment(s)
         return super().moment(s, **kw)
 
-    def sample(self, n: int, seed: int | None = 0) -> Any:
-        """``n`` draws (the twin's reference sampler on ``route="twin"``)."""
-        if self.route == "twin":
-            assert self.twin is not None
-            return self.twin.sample(n, seed)
-        return super().sample(n, seed)
-
     def abs(self) -> Law:
         """The law of ``|X|`` (a ChainProduct with the twin's ``|X|`` on ``route="twin"``)."""
         if self.route == "twin":
@@ -283,45 +276,10 @@ class ChainProduct(Product):
         twin = None if self.twin is None else self.twin.scaled(c)
         return ChainProduct(self.factors + [(PointMass(c), 1)], twin, self.route)
 
-    # the log-scale API of the twin (no float64 over/underflow at large depths)
     def _twin(self) -> LogProductLaw:
         if self.twin is None:
             raise ValueError("this law has no log-scale twin")
         return self.twin
-
-    def log_cdf(self, y: Any, method: str = "auto") -> Any:
-        """``P(log|X| ≤ y | X ≠ 0)`` (the twin's Gil-Pelaez inversion)."""
-        return self._twin().log_cdf(y, method)
-
-    def log_pdf_density(self, y: Any) -> Any:
-        """Density of ``log|X|`` given ``X ≠ 0``."""
-        return self._twin().log_pdf_density(y)
-
-    def log_quantile(self, q: float) -> float:
-        """``q``-quantile of ``log|X|`` given ``X ≠ 0``."""
-        return self._twin().log_quantile(q)
-
-    @property
-    def log_mean(self) -> float:
-        """``E[log|X| | X ≠ 0]``."""
-        return self._twin().log_mean
-
-    @property
-    def log_sd(self) -> float:
-        """``sd(log|X| | X ≠ 0)``."""
-        return self._twin().log_sd
-
-    def cdf(self, x: Any, **kw: Any) -> Any:
-        """``P(X ≤ x)`` (see the class docstring for the fast path)."""
-        return self._fast("cdf", x, kw)
-
-    def sf(self, x: Any, **kw: Any) -> Any:
-        """``P(X > x)`` (see the class docstring for the fast path)."""
-        return self._fast("sf", x, kw)
-
-    def pdf(self, x: Any, **kw: Any) -> Any:
-        """Density of the continuous part (see the class docstring for the fast path)."""
-        return self._fast("pdf", x, kw)
 
     @property
     def atom(self) -> float:
