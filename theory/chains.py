@@ -281,6 +281,18 @@ class ChainProduct(Product):
             raise ValueError("this law has no log-scale twin")
         return self.twin
 
+    def cdf(self, x: Any, **kw: Any) -> Any:
+        """``P(X ≤ x)`` (see the class docstring for the routes)."""
+        return self._fast("cdf", x, kw)
+
+    def sf(self, x: Any, **kw: Any) -> Any:
+        """``P(X > x)`` (see the class docstring for the routes)."""
+        return self._fast("sf", x, kw)
+
+    def pdf(self, x: Any, **kw: Any) -> Any:
+        """Density of the continuous part (see the class docstring for the routes)."""
+        return self._fast("pdf", x, kw)
+
     @property
     def atom(self) -> float:
         """``P(X = 0)`` (the twin's on ``route="twin"``, equal to ``p0`` to rounding)."""
