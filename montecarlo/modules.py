@@ -62,6 +62,10 @@ splits the derivative of a tie that max pooling gives to the window's first maxi
 The module is long because each of its seven batched computations sits beside its loop
 reference (so that the tests can hold them to each other), and the batched template's shortcuts
 beside the batch that uses them.
+
+Its length: one concept (any module, batched) with a slow reference beside every fast path, as
+the table above lists; the derivative-free vmap forwards (exact strided-slice pooling, in-place
+conv bias) that make the batched CNN forward fast live here too.
 """
 
 from __future__ import annotations
