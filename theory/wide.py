@@ -231,6 +231,7 @@ def layer_log_moments(
     ``ψ(n/2) + log(2/n) ≈ −1/n``, ``ψ'(n/2) ≈ 2/n``); ReLU: mixture over ``K ~ Bin(n, ½) | K ≥ 1``
     of the same with ``n → K`` (He, constant width: ``m → −5/(2n)``, ``s² → 5/n``) [derived].
 
+    >>> from scipy import special
     >>> p, m, v = layer_log_moments(10, 10)
     >>> bool(abs(m - (special.digamma(5) + math.log(0.2))) < 1e-15)
     True

@@ -9,12 +9,13 @@ factored out as exact powers of two (``law = 2^e · unit law``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import mpmath as mp
 import numpy as np
 import sympy as sp
+from numpy.typing import NDArray
 
 from flatstart.theory.laws import (
     CArray,
@@ -58,6 +59,16 @@ def _part_lphi(law: Law, sign: int) -> Callable[[CArray], CArray]:
 
 def _part_mass(law: Law, sign: int) -> float:
     return law.p_pos if sign > 0 else law.p_neg
+
+
+def _sign_parts(law: Law, x: FArray, nz: NDArray[np.bool_]
+                ) -> Iterator[tuple[int, NDArray[np.bool_], float]]:
+    """The sign parts an evaluation visits: ``(sign, points on that side, part mass)``; a
+    symmetric law is one part (``sign = 1``, every nonzero point, mass ``p_pos``)."""
+    for sign in ([1] if law.symmetric else [1, -1]):
+        sel = nz if law.symmetric else (x > 0 if sign > 0 else x < 0)
+        if sel.any():
+            yield sign, sel, (law.p_pos if law.symmetric else _part_mass(law, sign))
 
 
 def _assemble(law: Law, kind: str, x: FArray, lower: FArray, upper: FArray,

@@ -34,6 +34,7 @@ from flatstart.theory.products._parts import (
     _part_lphi,
     _part_mass,
     _pdf_at_zero,
+    _sign_parts,
     _unit_split,
 )
 
@@ -438,17 +439,12 @@ def _eval_mellin(law: Law, kind: str, x: FArray) -> tuple[FArray, FArray]:
     else:
         with np.errstate(divide="ignore"):
             y = np.log(np.where(nz, ax, 1.0))
-    signs = [1] if law.symmetric else [1, -1]
-    for sign in signs:
-        sel = nz if law.symmetric else (x > 0 if sign > 0 else x < 0)
-        if not sel.any():
-            continue
-        mass = law.p_pos if law.symmetric else _part_mass(law, sign)
+    for sign, sel, mass in _sign_parts(law, x, nz):
         d, lw, up, e, ae = _mellin_part(_part_lphi(law, sign), mass, law.strip,
                                         law.log_lower, law.log_upper, y[sel], kind)
         dens[sel], lower[sel], upper[sel], err[sel], aerr[sel] = d, lw, up, e, ae
     if kind == "pdf" and (~nz).any():
-        dens[~nz] = sum(_pdf_at_zero(orig, s) for s in signs) if not orig.symmetric else 2 * \
+        dens[~nz] = sum(_pdf_at_zero(orig, s) for s in (1, -1)) if not orig.symmetric else 2 * \
             _pdf_at_zero(orig, 1)
     vals = _assemble(law, kind, x, lower, upper, dens)
     if kind != "pdf":

@@ -19,7 +19,12 @@ from flatstart.theory.laws import (
     FArray,
     Law,
 )
-from flatstart.theory.products._parts import _assemble, _check_continuous, _part_lphi, _part_mass
+from flatstart.theory.products._parts import (
+    _assemble,
+    _check_continuous,
+    _part_lphi,
+    _sign_parts,
+)
 from flatstart.theory.products.mellin import _K12, _saddle
 
 # ============================================================================================
@@ -72,12 +77,7 @@ def _eval_saddlepoint(law: Law, kind: str, x: FArray) -> tuple[FArray, float]:
     nz = x != 0
     with np.errstate(divide="ignore"):
         y = np.log(np.where(nz, ax, 1.0))
-    signs = [1] if law.symmetric else [1, -1]
-    for sign in signs:
-        sel = nz if law.symmetric else (x > 0 if sign > 0 else x < 0)
-        if not sel.any():
-            continue
-        mass = law.p_pos if law.symmetric else _part_mass(law, sign)
+    for sign, sel, mass in _sign_parts(law, x, nz):
         lphi = _part_lphi(law, sign)
         d, lw, up = _lr_part(lphi, mass, law.strip, law.log_lower, law.log_upper, y[sel])
         if asym is not None and mass > 0:
