@@ -57,7 +57,7 @@ REASONS: dict[str, str] = {
     "flatstart.theory.asymptotics.lugannani_rice_cdf_mpmath": (
         "slow scalar mpmath reference of lugannani_rice_cdf, used only in tests to "
         "cross-check the fast path"),
-    "flatstart.theory.asymptotics.mean_median_bound": (
+    "flatstart.theory.medians.mean_median_bound": (
         "the inequality |mean - median| <= sd is loose by >= 3x for every law we can sample "
         "(<= 0.31 sd for Gamma(n+1), ~0.22 sd for log|N|); its extremal laws are two-point laws "
         "no network produces, so a wrong constant cannot be seen"),

@@ -20,6 +20,7 @@ from scipy import special, stats
 
 from flatstart.theory import asymptotics as A
 from flatstart.theory import log_moments as LM
+from flatstart.theory import medians as M
 
 ALPHA = 0.01
 
@@ -477,39 +478,39 @@ def test_log_clt_values_and_bad_input():
 
 @pytest.mark.parametrize("n", [0.0, 0.3, 1.0, 7.5, 100.0, 12345.0, 1e6])
 def test_gamma_median_vs_mpmath(n):
-    ref = A.gamma_median(n, dps=30)
+    ref = M.gamma_median(n, dps=30)
     with mp.workdps(30):
         assert abs(mp.gammainc(mp.mpf(n) + 1, 0, ref, regularized=True) - mp.mpf(1) / 2) < mp.mpf(
             10) ** -28
-    assert float(A.gamma_median(n)) == pytest.approx(float(ref), rel=2e-15)
-    assert float(A.gamma_median_shape(n + 1)) == pytest.approx(float(ref), rel=2e-15)
+    assert float(M.gamma_median(n)) == pytest.approx(float(ref), rel=2e-15)
+    assert float(M.gamma_median_shape(n + 1)) == pytest.approx(float(ref), rel=2e-15)
 
 
 @settings(max_examples=40)
 @given(st.floats(min_value=0.0, max_value=1e4, allow_nan=False))
 def test_choi_bounds_bracket_median(n):
-    lam = float(A.gamma_median(n, dps=30)) if n < 50 else float(A.gamma_median(n))
-    lo, hi = A.choi_bounds(n)
+    lam = float(M.gamma_median(n, dps=30)) if n < 50 else float(M.gamma_median(n))
+    lo, hi = M.choi_bounds(n)
     slack = 4e-16 * (n + 1)
     assert lo < lam <= hi + slack, (n, lo, lam, hi)
 
 
 def test_choi_bounds_edge_and_failure_below_zero():
-    lo, hi = A.choi_bounds(0.0)
+    lo, hi = M.choi_bounds(0.0)
     assert hi == pytest.approx(math.log(2), rel=1e-15)  # attained: λ(0) = log 2
     # For shape k = n+1 < 1 the upper bound n + log 2 fails (why n ≥ 0 is enforced).
     n = -0.5
-    lam = float(A.gamma_median_shape(n + 1))
+    lam = float(M.gamma_median_shape(n + 1))
     assert lam > n + math.log(2)
     with pytest.raises(ValueError, match="n"):
-        A.choi_bounds(-0.5)
+        M.choi_bounds(-0.5)
 
 
 def _series_errors(coeffs, ns):
     out = []
     with mp.workdps(40):
         for n in ns:
-            lam = A.gamma_median(n, dps=40)
+            lam = M.gamma_median(n, dps=40)
             s = mp.mpf(n) + sum(mp.mpf(c.numerator) / c.denominator / mp.mpf(n) ** j
                                 for j, c in enumerate(coeffs))
             out.append(float(abs(lam - s)))
@@ -519,24 +520,24 @@ def _series_errors(coeffs, ns):
 @pytest.mark.parametrize("terms", [2, 3, 4, 5])
 def test_choi_series_error_order(terms):
     ns = [20.0, 40.0, 80.0, 160.0]
-    err = _series_errors(A.CHOI_COEFFICIENTS[:terms], ns)
+    err = _series_errors(M.CHOI_COEFFICIENTS[:terms], ns)
     rates = np.log2(err[:-1] / err[1:])
     assert np.all(np.abs(rates - terms) < 0.15), (terms, err, rates)
     # float path agrees with the exact rational evaluation
-    assert float(A.choi_series(40.0, terms)) == pytest.approx(
-        40 + sum(float(c) / 40.0**j for j, c in enumerate(A.CHOI_COEFFICIENTS[:terms])),
+    assert float(M.choi_series(40.0, terms)) == pytest.approx(
+        40 + sum(float(c) / 40.0**j for j, c in enumerate(M.CHOI_COEFFICIENTS[:terms])),
         rel=1e-15)
 
 
 def test_choi_series_limit_constants_and_mutant():
     # n^4 × (error of the 4-term series) → c4 = -20182528/15345358875
     n = 2000.0
-    err = _series_errors(A.CHOI_COEFFICIENTS[:4], [n])[0]
+    err = _series_errors(M.CHOI_COEFFICIENTS[:4], [n])[0]
     assert err * n**4 == pytest.approx(20182528 / 15345358875, rel=1e-3)
     # mutant: c3 perturbed by 1% spoils the n^-4 rate
     from fractions import Fraction
 
-    bad = list(A.CHOI_COEFFICIENTS[:4])
+    bad = list(M.CHOI_COEFFICIENTS[:4])
     bad[3] = bad[3] * Fraction(101, 100)
     err_bad = _series_errors(bad, [20.0, 40.0, 80.0, 160.0])
     rates = np.log2(err_bad[:-1] / err_bad[1:])
@@ -546,17 +547,17 @@ def test_choi_series_limit_constants_and_mutant():
 def test_gamma_median_bad_input():
     for bad, exc in [(-0.1, ValueError), (math.nan, ValueError), (math.inf, ValueError)]:
         with pytest.raises(exc, match="n"):
-            A.gamma_median(bad)
+            M.gamma_median(bad)
     with pytest.raises(ValueError, match="k"):
-        A.gamma_median_shape(0.0)
+        M.gamma_median_shape(0.0)
     with pytest.raises(ValueError, match="dps"):
-        A.gamma_median(1e6, dps=60)  # neither mpmath.gammainc nor the series reach 60 digits
-    np.testing.assert_allclose(A.gamma_median([0.0, 1.0, 2.0]),
+        M.gamma_median(1e6, dps=60)  # neither mpmath.gammainc nor the series reach 60 digits
+    np.testing.assert_allclose(M.gamma_median([0.0, 1.0, 2.0]),
                                [math.log(2), 1.6783469900166612, 2.674060313723561], rtol=1e-14)
     with pytest.raises(ValueError, match="terms"):
-        A.choi_series(3.0, terms=9)
+        M.choi_series(3.0, terms=9)
     with pytest.raises(ValueError, match="n"):
-        A.choi_series(0.0)
+        M.choi_series(0.0)
 
 
 # ------------------------------------------------------------------------------------------
@@ -569,7 +570,7 @@ LAWS = [stats.expon(), stats.gamma(0.3), stats.lognorm(1.5), stats.beta(0.5, 4.0
 
 @pytest.mark.parametrize("law", LAWS, ids=lambda d: d.dist.name)
 def test_mean_median_bound_contains_median(law):
-    lo, hi = A.mean_median_bound(float(law.mean()), float(law.std()))
+    lo, hi = M.mean_median_bound(float(law.mean()), float(law.std()))
     assert lo <= law.median() <= hi
 
 
@@ -586,7 +587,7 @@ def test_cornish_fisher_gaussian_constant():
     k3 = float(special.polygamma(2, 0.5)) / 8
     assert k3 == pytest.approx(-14 * ZETA3 / 8, rel=1e-14)
     assert g.kappa3 == pytest.approx(k3, rel=1e-14)
-    shift = A.cornish_fisher_median_shift(g.variance, g.kappa3)
+    shift = M.cornish_fisher_median_shift(g.variance, g.kappa3)
     assert shift == pytest.approx(7 * ZETA3 / (3 * math.pi**2), rel=1e-14)
     assert math.exp(shift) == pytest.approx(1.3286795097, abs=1e-9)
 
@@ -595,18 +596,18 @@ def test_cornish_fisher_uniform_vs_exact_gamma_median():
     # median of Σ log U = -ν(L); CF: L·(-1) + 1/3, error O(1/L)
     err_list = []
     for L in (10, 20, 40, 80):
-        exact = -float(A.gamma_median_shape(L))
-        cf = -L + A.cornish_fisher_median_shift(1.0, -2.0)
+        exact = -float(M.gamma_median_shape(L))
+        cf = -L + M.cornish_fisher_median_shift(1.0, -2.0)
         err_list.append(abs(exact - cf))
     errs = np.array(err_list)
     assert np.all(errs * np.array([10, 20, 40, 80]) < 0.03), errs  # 8/405 ≈ 0.0198
     # mutant: no shift → error stays ≈ 1/3
-    assert abs(-float(A.gamma_median_shape(80)) + 80) > 0.3
+    assert abs(-float(M.gamma_median_shape(80)) + 80) > 0.3
 
 
 def test_cornish_fisher_gaussian_vs_saddlepoint_median():
     g = LM.gaussian_log_abs_moments(1.0)
-    shift = A.cornish_fisher_median_shift(g.variance, g.kappa3)
+    shift = M.cornish_fisher_median_shift(g.variance, g.kappa3)
     diff_list = []
     for L in (25, 100, 400):
         c = LM.log_abs_normal_cgf(1.0).iid_sum(L)
@@ -616,4 +617,4 @@ def test_cornish_fisher_gaussian_vs_saddlepoint_median():
     assert np.all(np.abs(diffs) * np.array([25, 100, 400]) < 0.2), diffs
     assert abs(diffs[-1]) < abs(diffs[0])
     with pytest.raises(ValueError, match="kappa2"):
-        A.cornish_fisher_median_shift(0.0, 1.0)
+        M.cornish_fisher_median_shift(0.0, 1.0)

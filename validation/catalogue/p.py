@@ -32,16 +32,7 @@ import numpy as np
 from scipy import special
 from scipy import stats as sps
 
-from flatstart.theory.asymptotics import (
-    CGF,
-    LogCLT,
-    cgf_from_log_mellin,
-    choi_bounds,
-    choi_series,
-    cornish_fisher_median_shift,
-    gamma_median,
-    gamma_median_shape,
-)
+from flatstart.theory.asymptotics import CGF, LogCLT, cgf_from_log_mellin
 from flatstart.theory.laws import Beta, Gamma, Law, Normal, Uniform
 from flatstart.theory.log_moments import (
     gaussian_log_abs_moments,
@@ -50,6 +41,13 @@ from flatstart.theory.log_moments import (
     log_beta_cgf,
     log_gamma_cgf,
     uniform_log_abs_moments,
+)
+from flatstart.theory.medians import (
+    choi_bounds,
+    choi_series,
+    cornish_fisher_median_shift,
+    gamma_median,
+    gamma_median_shape,
 )
 from flatstart.theory.products import product
 from flatstart.validation import stats
