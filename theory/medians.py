@@ -14,7 +14,7 @@ the median of a sum of logs: what these functions give.
   ``median ≈ κ₁ − κ₃/(6κ₂)``.
 
 Derivations, step by step: docs/theory/p.md#gamma-medians-choi-1994 and
-docs/theory/p.md#median-inequalities-and-the-cornish-fisher-median.
+docs/theory/p.md#median-inequalities-and-the-cornishfisher-median.
 """
 
 from __future__ import annotations
