@@ -58,8 +58,12 @@ from flatstart.theory.asymptotics import BERRY_ESSEEN_IID
 from flatstart.theory.inits import INITS, weight_spec
 from flatstart.theory.laws import Law, Mixture, Normal, PointMass, Uniform
 from flatstart.theory.log_moments import gaussian_log_abs_moments, uniform_log_abs_moments
-from flatstart.theory.products import Product
-from flatstart.theory.products.gil_pelaez import LogFactor, LogProductLaw
+from flatstart.theory.products.gil_pelaez import (
+    FAST_PATH_MIN_POINTS,
+    LogFactor,
+    LogProductLaw,
+    TwinProduct,
+)
 
 __all__ = [
     "BERRY_ESSEEN_C",
@@ -195,130 +199,22 @@ def chain_moment_formulas(family: str = "normal", activation: str = "linear") ->
     )
 
 
-#: Above this many points a plain cdf/sf/pdf call of a :class:`ChainProduct` uses its twin.
-FAST_PATH_MIN_POINTS = 64
-
-
-class ChainProduct(Product):
-    r"""A :class:`flatstart.theory.products.Product` with the chain attributes ``atom`` and
-    ``sign``.
+class ChainProduct(TwinProduct):
+    r"""The law of a chain's output, gradient entry or Hessian entry: a
+    :class:`flatstart.theory.products.gil_pelaez.TwinProduct` (a Product of factor laws with its
+    Gil-Pelaez twin) with the chain attributes ``atom = P(X = 0)`` and ``sign``.
 
     Every law of a chain is one of these (the one type ``output_law``, ``gradient_law``,
-    ``hessian_entry_law`` and ``product_law`` return). Same law and API as the Product (Mellin
-    calculus [ref: Springer & Thompson 1970]); adds ``atom = P(X = 0)`` (the ``p0`` of the
-    product), ``sign`` (``"symmetric"``, ``"positive"``, ``"negative"`` or ``"mixed"``) and its
-    ``twin``, the same law as a :class:`flatstart.theory.products.gil_pelaez.LogProductLaw`
-    with the log-scale API (``law.twin.log_cdf``, ``log_quantile``, ``log_pdf_density``,
-    ``log_mean``, ``log_sd``: depths where the law leaves float64).
-
-    Routes. ``route="product"`` (linear chains): the Product engine, except that a plain
-    ``cdf(x)``, ``sf(x)`` or ``pdf(x)`` call (no keyword arguments) on more than
-    :data:`FAST_PATH_MIN_POINTS` points is evaluated by the twin (FFT/Gil-Pelaez on one grid:
-    ~1000× faster than the pointwise Mellin inversion for KS tests on 10⁴ samples; the two
-    engines agree to ``1e-9``, tested). ``route="twin"`` (ReLU chains, whose factors include
-    the alive indicator and the sign, the degenerate constants, ``engine="logproduct"``):
-    plain calls of ``cdf sf pdf quantile median moment abs scaled`` use the twin; any
-    keyword (``method=``, ``dps=``, ``info=``) uses the Product engine on the factors.
+    ``hessian_entry_law`` and ``product_law`` return). ``route="product"`` (linear chains): the
+    Mellin engine, with the twin as the fast path of many-point calls; ``route="twin"`` (ReLU
+    chains, whose factors include the alive indicator and the sign, the degenerate constants,
+    ``engine="logproduct"``): plain calls through the twin, keywords through the Mellin engine.
 
     >>> from flatstart.theory.laws import Normal
     >>> law = ChainProduct([(Normal(1.0), 2)])
     >>> law.atom, law.sign
     (0.0, 'symmetric')
     """
-
-    def __init__(
-        self, factors: list[tuple[Law, int]], twin: LogProductLaw | None = None,
-        route: str = "product",
-    ) -> None:
-        super().__init__(factors)
-        self.twin = twin
-        self.route = check_choice("route", route, ("product", "twin"))
-        if self.route == "twin" and twin is None:
-            raise ValueError("route='twin' needs a twin (a LogProductLaw of the same law)")
-
-    def _uses_twin(self, kw: dict[str, Any]) -> bool:
-        return self.route == "twin" and not kw
-
-    def _fast(self, kind: str, x: Any, kw: dict[str, Any]) -> Any:
-        if self._uses_twin(kw):
-            return getattr(self.twin, kind)(x)
-        if self.twin is not None and not kw and np.size(x) > FAST_PATH_MIN_POINTS:
-            try:
-                return getattr(self.twin, kind)(x)
-            except ValueError:
-                pass
-        return getattr(super(), kind)(x, **kw)
-
-    def quantile(self, q: Any, **kw: Any) -> Any:
-        """Smallest ``x`` with ``P(X ≤ x) ≥ q`` (the twin's on ``route="twin"``)."""
-        if self._uses_twin(kw):
-            assert self.twin is not None
-            return self.twin.quantile(q)
-        return super().quantile(q, **kw)
-
-    def moment(self, s: Any, **kw: Any) -> Any:
-        """``E|X|^s`` (the twin's on ``route="twin"``)."""
-        if self._uses_twin(kw):
-            assert self.twin is not None
-            return self.twin.moment(s)
-        return super().moment(s, **kw)
-
-    def abs(self) -> Law:
-        """The law of ``|X|`` (a ChainProduct with the twin's ``|X|`` on ``route="twin"``)."""
-        if self.route == "twin":
-            assert self.twin is not None
-            return ChainProduct(_abs_factors(self.factors), self.twin.abs(), "twin")
-        return super().abs()
-
-    def scaled(self, c: float) -> ChainProduct:
-        """The law of ``c·X`` for ``c > 0``."""
-        c = check_positive("c", c)
-        twin = None if self.twin is None else self.twin.scaled(c)
-        return ChainProduct(self.factors + [(PointMass(c), 1)], twin, self.route)
-
-    def _twin(self) -> LogProductLaw:
-        if self.twin is None:
-            raise ValueError("this law has no log-scale twin")
-        return self.twin
-
-    def cdf(self, x: Any, **kw: Any) -> Any:
-        """``P(X ≤ x)`` (see the class docstring for the routes)."""
-        return self._fast("cdf", x, kw)
-
-    def sf(self, x: Any, **kw: Any) -> Any:
-        """``P(X > x)`` (see the class docstring for the routes)."""
-        return self._fast("sf", x, kw)
-
-    def pdf(self, x: Any, **kw: Any) -> Any:
-        """Density of the continuous part (see the class docstring for the routes)."""
-        return self._fast("pdf", x, kw)
-
-    @property
-    def atom(self) -> float:
-        """``P(X = 0)`` (the twin's on ``route="twin"``, equal to ``p0`` to rounding)."""
-        if self.route == "twin":
-            assert self.twin is not None
-            return self.twin.atom
-        return float(self.p0)
-
-    @property
-    def sign(self) -> str:
-        """Sign law of the nonzero part: symmetric, positive, negative or mixed."""
-        if self.route == "twin":
-            assert self.twin is not None
-            return self.twin.sign
-        if self.symmetric:
-            return "symmetric"
-        if self.p_neg == 0:
-            return "positive"
-        if self.p_pos == 0:
-            return "negative"
-        return "mixed"
-
-
-def _abs_factors(factors: list[tuple[Law, int]]) -> list[tuple[Law, int]]:
-    """The factors of ``|X|``: every factor's modulus (``|∏X_i| = ∏|X_i|``)."""
-    return [(law if law.p_neg == 0 else law.abs(), n) for law, n in factors]
 
 
 _ENGINES = ("product", "logproduct")

@@ -58,7 +58,13 @@ from flatstart._checks import (
     check_real,
 )
 from flatstart.theory.inits import INITS, weight_spec
-from flatstart.theory.products.gil_pelaez import LogFactor, LogProductLaw, Term
+from flatstart.theory.products.gil_pelaez import (
+    LogFactor,
+    LogProductLaw,
+    Term,
+    TwinProduct,
+    twin_product,
+)
 
 __all__ = [
     "LogNormalLimit",
@@ -163,13 +169,19 @@ def norm_ratio_law(
     *,
     input_dim: int | None = None,
     gain: float = 1.0,
-) -> LogProductLaw:
+) -> TwinProduct:
     r"""Exact law of ``R_L = ‖x_L‖²/‖x_0‖²`` for ``x_l = φ(W_l x_{l-1})``, no bias.
 
     ``R_L = ∏_l F_l`` with independent ``F_l = v_l χ²_{n_l}`` (linear) or
     ``v_l χ²_{K_l}``, ``K_l ~ Bin(n_l, ½)`` (ReLU), ``v_l`` the init's variance at
     ``fan_in = n_{l-1}``, ``fan_out = n_l`` [derived; VC §4]. ``P(R_L = 0) = 1 − ∏(1 − 2^{-n_l})``
     for ReLU.
+
+    Returned as a :class:`flatstart.theory.products.gil_pelaez.TwinProduct`: the Product of the
+    layer factors' laws (``ChiSquare`` mixtures, Beta products), the alive indicator as an atom,
+    and its Gil-Pelaez twin (a ``LogProductLaw``) that plain calls use (``log_cdf``,
+    ``log_pdf_density``, ``log_mean``, ``log_sd`` included); ``method=`` evaluates the same law
+    with the Mellin engine.
 
     Args:
         width: ``n`` (all layers and the input) or ``[n_1, …, n_L]``.
@@ -197,7 +209,7 @@ def norm_ratio_law(
         if f is not None:
             factors.append((f, count))
         log_alive += count * math.log1p(-p0)
-    return LogProductLaw(factors, atom=-math.expm1(log_alive))
+    return twin_product(LogProductLaw(factors, atom=-math.expm1(log_alive)))
 
 
 def dead_probability(widths: int | Sequence[int], depth: int | None = None) -> float:

@@ -74,3 +74,43 @@ def test_log_product_law_is_the_same_inversion() -> None:
     pr = product([ChiSquare(3, 1.0 / 3.0), ChiSquare(5, 1.0 / 5.0)])
     x = np.linspace(0.05, 4.0, 30)
     np.testing.assert_allclose(lp.cdf(x), pr.cdf(x, method="gil-pelaez"), rtol=0, atol=1e-13)
+
+
+# ------------------------------------------------------------------ TwinProduct: wide networks
+WIDE_CASES = [
+    ("linear lecun", dict(width=4, depth=2, activation="linear")),
+    ("relu he (atom)", dict(width=3, depth=2, activation="relu")),
+    ("linear, varying widths", dict(width=[5, 3, 4], depth=3, activation="linear",
+                                    input_dim=6)),
+    ("orthogonal narrowing", dict(width=[4, 2], depth=2, activation="linear",
+                                  init="orthogonal", input_dim=8)),
+]
+
+
+@pytest.mark.parametrize(("name", "kw"), WIDE_CASES, ids=[c[0] for c in WIDE_CASES])
+def test_norm_ratio_law_two_engines_agree(name: str, kw: dict) -> None:
+    """The norm-ratio law of a wide network is a TwinProduct: the Mellin engine on its factor
+    laws (chi-square mixtures, Beta products, the alive atom) and its Gil-Pelaez twin agree on
+    the atom and on the cdf (1e-9)."""
+    from flatstart.theory.products import TwinProduct
+    from flatstart.theory.wide import norm_ratio_law
+
+    law = norm_ratio_law(**kw)
+    assert isinstance(law, TwinProduct) and law.route == "twin", name
+    assert abs(law.p0 - law.atom) <= 1e-15, (name, law.p0, law.atom)
+    med = float(law.median())
+    x = med * np.logspace(-1.5, 1.0, 9)
+    a = np.asarray(law.cdf(x, method="mellin"))
+    b = np.asarray(law.cdf(x))
+    assert np.allclose(a, b, rtol=0, atol=1e-9), (name, float(np.max(np.abs(a - b))))
+    # the log-scale API goes through the twin
+    assert law.log_mean == law.twin.log_mean and law.log_cdf(0.0) == law.twin.log_cdf(0.0)
+
+
+def test_norm_ratio_two_engine_check_rejects_a_wrong_width() -> None:
+    """Mutant: the law of width 4 is not that of width 5 (the cdf moves by > 1e-3)."""
+    from flatstart.theory.wide import norm_ratio_law
+
+    law, wrong = norm_ratio_law(4, 2), norm_ratio_law(5, 2)
+    x = np.array([0.5, 1.0, 2.0])
+    assert np.max(np.abs(np.asarray(law.cdf(x, method="mellin")) - wrong.cdf(x))) > 1e-3

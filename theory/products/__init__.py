@@ -60,7 +60,7 @@ from flatstart.theory.products.core import METHODS as METHODS
 from flatstart.theory.products.core import Info, Product, product
 from flatstart.theory.products.core import short as short
 from flatstart.theory.products.evaluate import evaluate
-from flatstart.theory.products.gil_pelaez import LogFactor, LogProductLaw
+from flatstart.theory.products.gil_pelaez import LogFactor, LogProductLaw, TwinProduct
 from flatstart.theory.products.moments import log_cumulant, moment, sympy_pdf
 from flatstart.theory.products.quantiles import quantile
 
@@ -68,6 +68,7 @@ __all__ = [
     "Info",
     "LogFactor",
     "LogProductLaw",
+    "TwinProduct",
     "Product",
     "evaluate",
     "log_cumulant",

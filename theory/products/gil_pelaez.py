@@ -31,7 +31,17 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special, stats
 
 from flatstart._checks import check_choice, check_int, check_positive, check_probability, check_real
-from flatstart.theory.laws import Beta, FArray, Gamma, Law, Power, Uniform
+from flatstart.theory.laws import (
+    Beta,
+    FArray,
+    Gamma,
+    Law,
+    Mixture,
+    PointMass,
+    Power,
+    Scaled,
+    Uniform,
+)
 from flatstart.theory.products._parts import (
     _assemble,
     _check_continuous,
@@ -39,7 +49,7 @@ from flatstart.theory.products._parts import (
     _part_mass,
     _pdf_at_zero,
 )
-from flatstart.theory.products.core import product, short
+from flatstart.theory.products.core import Product, product, short
 
 FloatArray = NDArray[np.float64]
 
@@ -642,3 +652,177 @@ def _eval_gil_pelaez(law: Law, kind: str, x: FArray) -> tuple[FArray, float]:
         dens[inside] = pm * np.maximum(pdf, 0.0)
     dens[x == 0] = 2 * _pdf_at_zero(law, 1) if law.symmetric else _pdf_at_zero(law, 1)
     return _assemble(law, kind, x, lower, upper, dens).reshape(shape), float("nan")
+
+
+# ============================================================================================
+# a Product of factor laws with its Gil-Pelaez twin
+# ============================================================================================
+
+#: Above this many points a plain cdf/sf/pdf call of a :class:`TwinProduct` uses its twin.
+FAST_PATH_MIN_POINTS = 64
+
+#: The log-scale API of the twin that a :class:`TwinProduct` hands through.
+_TWIN_API = ("log_cdf", "log_pdf_density", "log_quantile", "log_mean", "log_sd", "mean")
+
+
+class TwinProduct(Product):
+    r"""A :class:`~flatstart.theory.products.Product` of factor laws with ``twin``, the same law as
+    a :class:`LogProductLaw` (Gil-Pelaez on the log scale).
+
+    The laws of chains and of wide networks are these: one type with the full Law API
+    (``pdf cdf sf quantile median moment log_cumulant mellin sympy_pdf sample abs``, ``method=``,
+    ``dps=``, ``info=``), the attributes ``atom = P(X = 0)`` and ``sign`` (``"symmetric"``,
+    ``"positive"``, ``"negative"`` or ``"mixed"``) and, through the twin, the log-scale API
+    (``log_cdf``, ``log_pdf_density``, ``log_quantile``, ``log_mean``, ``log_sd``, ``mean``) for
+    depths where the law leaves float64.
+
+    Routes. ``route="product"``: the Mellin engine, except that a plain ``cdf(x)``, ``sf(x)`` or
+    ``pdf(x)`` call (no keyword arguments) on more than :data:`FAST_PATH_MIN_POINTS` points is
+    evaluated by the twin (FFT/Gil-Pelaez on one grid: ~1000× faster than the pointwise Mellin
+    inversion for KS tests on 10⁴ samples; the engines agree to ``1e-9``, tested).
+    ``route="twin"``: plain calls of ``cdf sf pdf quantile median moment log_cumulant abs
+    scaled`` use the twin (``log_cumulant`` for ``k ≤ 4``); any keyword (``method=``, ``dps=``,
+    ``info=``) uses the Mellin engine on the factors — each engine the other's cross-check.
+    """
+
+    def __init__(
+        self, factors: list[tuple[Law, int]], twin: LogProductLaw | None = None,
+        route: str = "product",
+    ) -> None:
+        super().__init__(factors)
+        self.twin = twin
+        self.route = check_choice("route", route, ("product", "twin"))
+        if self.route == "twin" and twin is None:
+            raise ValueError("route='twin' needs a twin (a LogProductLaw of the same law)")
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _TWIN_API and self.__dict__.get("twin") is not None:
+            return getattr(self.__dict__["twin"], name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _uses_twin(self, kw: dict[str, Any]) -> bool:
+        return self.route == "twin" and not kw
+
+    def _fast(self, kind: str, x: Any, kw: dict[str, Any]) -> Any:
+        if self._uses_twin(kw):
+            return getattr(self.twin, kind)(x)
+        if self.twin is not None and not kw and np.size(x) > FAST_PATH_MIN_POINTS:
+            try:
+                return getattr(self.twin, kind)(x)
+            except ValueError:
+                pass
+        return getattr(super(), kind)(x, **kw)
+
+    def cdf(self, x: Any, **kw: Any) -> Any:
+        """``P(X ≤ x)`` (see the class docstring for the routes)."""
+        return self._fast("cdf", x, kw)
+
+    def sf(self, x: Any, **kw: Any) -> Any:
+        """``P(X > x)`` (see the class docstring for the routes)."""
+        return self._fast("sf", x, kw)
+
+    def pdf(self, x: Any, **kw: Any) -> Any:
+        """Density of the continuous part (see the class docstring for the routes)."""
+        return self._fast("pdf", x, kw)
+
+    def quantile(self, q: Any, **kw: Any) -> Any:
+        """Smallest ``x`` with ``P(X ≤ x) ≥ q`` (the twin's on ``route="twin"``)."""
+        if self._uses_twin(kw):
+            assert self.twin is not None
+            return self.twin.quantile(q)
+        return super().quantile(q, **kw)
+
+    def moment(self, s: Any, **kw: Any) -> Any:
+        """``E|X|^s`` (the twin's on ``route="twin"``)."""
+        if self._uses_twin(kw):
+            assert self.twin is not None
+            return self.twin.moment(s)
+        return super().moment(s, **kw)
+
+    def log_cumulant(self, k: Any, **kw: Any) -> Any:
+        """Cumulants of ``log|X|`` given ``X ≠ 0`` (the twin's for ``k ≤ 4`` on
+        ``route="twin"``, else summed over the factors)."""
+        if self._uses_twin(kw) and isinstance(k, int) and 1 <= k <= 4:
+            assert self.twin is not None
+            return self.twin.log_cumulant(k)
+        return super().log_cumulant(k, **kw)
+
+    def abs(self) -> Law:
+        """The law of ``|X|`` (with the twin's ``|X|`` on ``route="twin"``)."""
+        if self.route == "twin":
+            assert self.twin is not None
+            return type(self)(_abs_factors(self.factors), self.twin.abs(), "twin")
+        return super().abs()
+
+    def scaled(self, c: float) -> TwinProduct:
+        """The law of ``c·X`` for ``c > 0``."""
+        c = check_positive("c", c)
+        twin = None if self.twin is None else self.twin.scaled(c)
+        return type(self)(self.factors + [(PointMass(c), 1)], twin, self.route)
+
+    def _twin(self) -> LogProductLaw:
+        if self.twin is None:
+            raise ValueError("this law has no log-scale twin")
+        return self.twin
+
+    @property
+    def atom(self) -> float:
+        """``P(X = 0)`` (the twin's on ``route="twin"``, equal to ``p0`` to rounding)."""
+        if self.route == "twin":
+            assert self.twin is not None
+            return self.twin.atom
+        return float(self.p0)
+
+    @property
+    def sign(self) -> str:
+        """Sign law of the nonzero part: symmetric, positive, negative or mixed."""
+        if self.route == "twin":
+            assert self.twin is not None
+            return self.twin.sign
+        if self.symmetric:
+            return "symmetric"
+        if self.p_neg == 0:
+            return "positive"
+        if self.p_pos == 0:
+            return "negative"
+        return "mixed"
+
+
+def _abs_factors(factors: list[tuple[Law, int]]) -> list[tuple[Law, int]]:
+    """The factors of ``|X|``: every factor's modulus (``|∏X_i| = ∏|X_i|``)."""
+    return [(law if law.p_neg == 0 else law.abs(), n) for law, n in factors]
+
+
+def _term_law(term: Term) -> Law:
+    """One term as a law: the unit law scaled by ``e^{log c}`` (a point mass for a constant)."""
+    if term[0] == "point":
+        return PointMass(math.exp(term[1]))
+    unit = _unit_law(term[0], term[2], term[3])
+    return unit if term[1] == 0.0 else Scaled(unit, math.exp(term[1]))
+
+
+def factor_law(factor: LogFactor) -> Law:
+    """A :class:`LogFactor` as a law: the mixture over its components of the products of their
+    terms' laws (the same law; its log-scales rounded once by ``exp``)."""
+    comps: list[tuple[float, Law]] = []
+    for w, terms in factor.components:
+        laws = [_term_law(t) for t in terms]
+        comps.append((w, laws[0] if len(laws) == 1 else product(laws)))
+    return comps[0][1] if len(comps) == 1 else Mixture(comps)
+
+
+def twin_product(law: LogProductLaw) -> TwinProduct:
+    """``law`` as a :class:`TwinProduct` on ``route="twin"``: its factors' laws, the alive
+    indicator ``Bernoulli(1 − atom)`` and the sign (a fair sign or −1) as atoms, with ``law``
+    as the twin (plain calls: the same numbers as ``law``)."""
+    factors: list[tuple[Law, int]] = [(factor_law(f), c) for f, c in law.factors]
+    if not factors:
+        factors.append((PointMass(1.0), 1))
+    if law.atom > 0:
+        factors.append((Mixture([(law.atom, PointMass(0.0)), (1.0 - law.atom, PointMass(1.0))]),
+                        1))
+    if law.sign == "symmetric":
+        factors.append((Mixture([(0.5, PointMass(-1.0)), (0.5, PointMass(1.0))]), 1))
+    elif law.sign == "negative":
+        factors.append((PointMass(-1.0), 1))
+    return TwinProduct(factors, law, "twin")
