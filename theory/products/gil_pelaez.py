@@ -732,6 +732,13 @@ class TwinProduct(Product):
             return self.twin.quantile(q)
         return super().quantile(q, **kw)
 
+    def median(self, **kw: Any) -> Any:
+        """``quantile(½)`` (the twin's median on ``route="twin"``)."""
+        if self._uses_twin(kw):
+            assert self.twin is not None
+            return self.twin.median()
+        return super().median(**kw)
+
     def moment(self, s: Any, **kw: Any) -> Any:
         """``E|X|^s`` (the twin's on ``route="twin"``)."""
         if self._uses_twin(kw):
