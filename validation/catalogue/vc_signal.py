@@ -626,7 +626,11 @@ def predict_chain_output(params: dict[str, Any]) -> dict[str, Any]:
     return {
         "law": law, "atom": atom, "sign": sign, "p_neg": p_neg,
         "window": [0.5 * a, 2.0 * a], "p_window": float(simpson(law.pdf(g), x=g)),
-        "tail": 3.0 * a, "p_tail": float(np.asarray(law.sf(np.array([3.0 * a])))[0]),
+        # the tail by the Mellin engine on the law's factors (for ReLU chains: |w|, the alive
+        # indicator and the sign as laws), the window and the KS test by its Gil-Pelaez twin:
+        # each representation of the law is checked against the real chains
+        "tail": 3.0 * a,
+        "p_tail": float(np.asarray(law.sf(np.array([3.0 * a]), method="auto"))[0]),
         "abs_tail": a / 3.0,
         "p_abs_tail": float(np.asarray(
             unit_abs.scaled(abs(c.x)).sf(np.array([a / 3.0])))[0]),
