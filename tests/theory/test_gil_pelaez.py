@@ -114,3 +114,12 @@ def test_norm_ratio_two_engine_check_rejects_a_wrong_width() -> None:
     law, wrong = norm_ratio_law(4, 2), norm_ratio_law(5, 2)
     x = np.array([0.5, 1.0, 2.0])
     assert np.max(np.abs(np.asarray(law.cdf(x, method="mellin")) - wrong.cdf(x))) > 1e-3
+
+
+def test_factor_and_twin_constructors_reject_other_types() -> None:
+    from flatstart.theory.products.gil_pelaez import factor_law, twin_product
+
+    with pytest.raises(TypeError, match="factor must be a LogFactor"):
+        factor_law(Normal(1.0))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="law must be a LogProductLaw"):
+        twin_product(product(Normal(1.0), 2))  # type: ignore[arg-type]

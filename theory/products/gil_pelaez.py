@@ -810,7 +810,13 @@ def _term_law(term: Term) -> Law:
 
 def factor_law(factor: LogFactor) -> Law:
     """A :class:`LogFactor` as a law: the mixture over its components of the products of their
-    terms' laws (the same law; its log-scales rounded once by ``exp``)."""
+    terms' laws (the same law; its log-scales rounded once by ``exp``).
+
+    >>> float(factor_law(LogFactor(((1.0, (("gpow", 0.0, 2.0, 1.0),)),))).moment(1))  # Gamma(2)
+    2.0
+    """
+    if not isinstance(factor, LogFactor):
+        raise TypeError(f"factor must be a LogFactor, got {type(factor).__name__}")
     comps: list[tuple[float, Law]] = []
     for w, terms in factor.components:
         laws = [_term_law(t) for t in terms]
@@ -822,6 +828,8 @@ def twin_product(law: LogProductLaw) -> TwinProduct:
     """``law`` as a :class:`TwinProduct` on ``route="twin"``: its factors' laws, the alive
     indicator ``Bernoulli(1 − atom)`` and the sign (a fair sign or −1) as atoms, with ``law``
     as the twin (plain calls: the same numbers as ``law``)."""
+    if not isinstance(law, LogProductLaw):
+        raise TypeError(f"law must be a LogProductLaw, got {type(law).__name__}")
     factors: list[tuple[Law, int]] = [(factor_law(f), c) for f, c in law.factors]
     if not factors:
         factors.append((PointMass(1.0), 1))
